@@ -1,0 +1,29 @@
+// Shared test helpers: data paths, GPU skipping, cached default model.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "common/device_memory.h"
+#include "common/model.h"
+#include "common/weights.h"
+
+namespace mbv2::test {
+
+/// Absolute path of a file under the project's data/ folder.
+std::string data_path(const std::string& name);
+
+/// The default model (width 1.0, 224, 1000 classes) and its real weights, loaded once.
+const ModelSpec& default_spec();
+const ModelWeights& default_weights();
+
+}  // namespace mbv2::test
+
+/// GPU tests call this first: without a device they skip and say why.
+#define MBV2_SKIP_WITHOUT_GPU()                                             \
+  do {                                                                      \
+    std::string mbv2_why_;                                                  \
+    if (!::mbv2::cuda_device_available(&mbv2_why_))                         \
+      GTEST_SKIP() << "GPU test skipped: " << mbv2_why_;                    \
+  } while (0)
