@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# One full session on a GPU machine: build, test, sanitize our kernels, benchmark twice,
+# compare the two runs, make plots. Every step logs to $OUT/logs/<step>.log; the logs are
+# packed into $OUT/logs.tgz and the reports copied to $OUT. A short table prints last.
+#
+#   OUT=/tmp/out MBV2_STEPS=build,test,sanitize,bench,bench2 scripts/gpu_session.sh [bench args]
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-$PWD/out}
+STEPS=${MBV2_STEPS:-build,test,sanitize,bench,bench2}
+BUILD=${MBV2_BUILD_DIR:-build}
+mkdir -p "$OUT/logs"
+declare -A status seconds
+
+step() {  # step <name> <command...>: run if selected, log, remember status and duration
+  local name=$1; shift
+  [[ ",$STEPS," == *",$name,"* ]] || return 0
+  local t0=$SECONDS
+  echo "=== $name: $*" | tee -a "$OUT/logs/session.log"
+  "$@" > "$OUT/logs/$name.log" 2>&1
+  status[$name]=$?
+  seconds[$name]=$((SECONDS - t0))
+  echo "=== $name: exit ${status[$name]} in ${seconds[$name]} s" | tee -a "$OUT/logs/session.log"
+  tail -n 25 "$OUT/logs/$name.log"
+}
+
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.gpu,power.draw \
+  --format=csv > "$OUT/logs/gpu.csv" 2>&1
+
+build() {
+  local gen=(); command -v ninja >/dev/null && gen=(-G Ninja)
+  cmake -S . -B "$BUILD" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release && cmake --build "$BUILD" -j "$(nproc)"
+}
+tests() { ctest --test-dir "$BUILD" --output-on-failure -j 4 --timeout 900; }
+sanitize() {
+  local rc=0 exe
+  for exe in "$BUILD"/tests/test_custom_*; do
+    [[ -x $exe ]] || continue
+    for tool in memcheck racecheck; do
+      echo "--- compute-sanitizer --tool $tool $exe --gtest_filter=CustomSanitize.*"
+      compute-sanitizer --tool "$tool" --error-exitcode 1 "$exe" --gtest_filter='CustomSanitize.*' || rc=1
+    done
+  done
+  return $rc
+}
+bench_run() {  # bench_run <report path> [args]
+  local report=$1; shift
+  /usr/bin/time -v "$BUILD/bench/mbv2_bench" --report="$report" "$@"
+}
+
+step build build
+step test tests
+step sanitize sanitize
+step bench bench_run "$OUT/report1.json" "$@"
+step bench2 bench_run "$OUT/report2.json" "$@"
+if [[ -f $OUT/report1.json && -f $OUT/report2.json ]]; then
+  step compare "$BUILD/reports/mbv2_report" compare "$OUT/report1.json" "$OUT/report2.json" --all
+fi
+nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,temperature.gpu,power.draw \
+  --format=csv >> "$OUT/logs/gpu.csv" 2>&1
+
+tar -C "$OUT" -czf "$OUT/logs.tgz" logs
+echo
+echo "| step | exit | seconds |"
+echo "|---|---|---|"
+for s in build test sanitize bench bench2 compare; do
+  [[ -n ${status[$s]+x} ]] && echo "| $s | ${status[$s]} | ${seconds[$s]} |"
+done
