@@ -145,15 +145,18 @@ int main(int argc, char** argv) {
     }
   }
   if (argc < 2) {
-    std::fputs("mbv2_report: missing command: compare or summary (see mbv2_report --help)\n", stderr);
+    std::fputs("mbv2_report: error: missing command: compare or summary (see mbv2_report --help)\n",
+               stderr);
     return kExitUsage;
   }
   const std::string command = argv[1];
   try {
     if (command == "compare") return run_compare(parse_args(command, argc, argv));
     if (command == "summary") return run_summary(parse_args(command, argc, argv));
-    std::fprintf(stderr, "mbv2_report: unknown command '%s': expected compare or summary (see --help)\n",
-                 command.c_str());
+    std::fprintf(stderr,
+                 "mbv2_report: error: unknown command '%s': expected compare or summary (see "
+                 "mbv2_report --help)\n",
+                 one_line(command).c_str());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "mbv2_report: error: %s\n", one_line(e.what()).c_str());
   }

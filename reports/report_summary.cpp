@@ -22,6 +22,14 @@ std::string ints(const std::vector<int>& v) {
   return parts.empty() ? "none" : md::join(parts, ", ");
 }
 
+/// 1 → "1.0", 0.75 → "0.75": the way ModelSpec::str() writes a width multiplier.
+std::string width_text(double w) {
+  std::ostringstream s;
+  s << w;
+  const std::string t = s.str();
+  return t.find_first_of(".e") == std::string::npos ? t + ".0" : t;
+}
+
 std::string or_unknown(const std::string& s) { return s.empty() ? "unknown" : s; }
 
 std::string disposition_text(Disposition d) {
@@ -66,14 +74,15 @@ std::string header(const Report& r) {
   const Clocks& k = d.clocks;
   s << "- **Clocks**: SM " << k.sm_mhz_before << " → " << k.sm_mhz_after << " MHz (max "
     << k.sm_mhz_max << "), memory " << k.mem_mhz << " MHz — "
-    << (k.throttled ? "**THROTTLED**" + (k.throttle_note.empty() ? "" : " (" + k.throttle_note + ")") +
-                          ": timings may be low"
-                    : std::string("not throttled"))
+    << (k.throttled
+            ? "**THROTTLED**" + (k.throttle_note.empty() ? "" : " (" + k.throttle_note + ")") +
+                  ": times may be inflated"
+            : std::string("not throttled"))
     << "\n";
   s << "- **Measured ceilings**: " << md::format_fixed(d.ceilings.bandwidth_gbps, 0)
     << " GB/s copy bandwidth · " << md::format_fixed(d.ceilings.fp32_gflops, 0)
     << " GFLOP/s FP32\n";
-  s << "- **Run**: " << c.model << " w" << c.width_mult << " r" << c.resolution << " c"
+  s << "- **Run**: " << c.model << " w" << width_text(c.width_mult) << " r" << c.resolution << " c"
     << c.num_classes << " · " << or_unknown(c.precision) << " · batches " << ints(c.batches)
     << " · backends " << (c.backends.empty() ? "none" : md::join(c.backends, ", ")) << "\n";
   s << "- **Weights**: " << or_unknown(c.weights.kind);
@@ -87,8 +96,9 @@ std::string header(const Report& r) {
   s << "\n";
   const TimingConfig& t = c.timing;
   s << "- **Timing**: median of " << t.repetitions << " repetitions, warm-up " << t.warmup
-    << ", " << t.launches_per_sample << " launches per warm sample, min time " << t.min_time_s
-    << " s; regimes " << (t.regimes.empty() ? "none" : md::join(t.regimes, ", ")) << "; modes "
+    << ", " << t.launches_per_sample << " launches per warm sample"
+    << (t.min_time_s > 0.0 ? ", min time " + md::format_fixed(t.min_time_s, 2) + " s" : "")
+    << "; regimes " << (t.regimes.empty() ? "none" : md::join(t.regimes, ", ")) << "; modes "
     << (t.modes.empty() ? "none" : md::join(t.modes, ", ")) << (t.quick ? " · **quick**" : "")
     << "\n";
   s << "- **Git**: " << or_unknown(r.git.sha) << (r.git.dirty ? " (dirty)" : "") << " · created "
@@ -139,7 +149,8 @@ std::string layer_table(const std::vector<const LayerRow*>& rows) {
          std::to_string(compared) + "** layers compared";
   const int skipped = static_cast<int>(rows.size()) - compared;
   if (skipped > 0)
-    out += " (" + std::to_string(skipped) + " not compared: custom or every cuDNN variant did not pass)";
+    out += " (" + std::to_string(skipped) +
+           " not compared: custom or every cuDNN variant did not pass)";
   return out + ".\n";
 }
 
@@ -249,7 +260,8 @@ std::string problems(const Report& r) {
   for (const LayerRow& row : r.layers)
     for (const LayerResult& res : row.results)
       add(res.disposition, res.backend, res.note,
-          "layer " + std::to_string(row.index) + " b" + std::to_string(row.batch) + " " + row.regime);
+          "layer " + std::to_string(row.index) + " b" + std::to_string(row.batch) + " " +
+              row.regime);
   for (const EndToEndRow& row : r.end_to_end)
     for (const EndToEndResult& res : row.results)
       add(res.disposition, res.backend, res.note,
