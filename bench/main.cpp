@@ -1,6 +1,4 @@
-// Placeholder: the bench suite's entry point lands with the bench issue.
-#include <cstdio>
-int main() {
-  std::puts("mbv2_bench: not built yet");
-  return 2;
-}
+// mbv2_bench: see bench/bench_app.h and `mbv2_bench --help`.
+#include "bench/bench_app.h"
+
+int main(int argc, char** argv) { return mbv2::run_bench_app(argc, argv); }

@@ -1,0 +1,12 @@
+// The git commit a run was built from, read at run time from the source checkout.
+#pragma once
+
+#include <string>
+
+#include "common/report.h"
+
+namespace mbv2 {
+/// `git -C dir rev-parse HEAD` and `git status --porcelain`; sha "unknown" (not dirty)
+/// when git or the checkout is not there.
+GitInfo read_git_info(const std::string& source_dir);
+}  // namespace mbv2
