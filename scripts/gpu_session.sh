@@ -3,7 +3,9 @@
 # compare the two runs, make plots. Every step logs to $OUT/logs/<step>.log; the logs are
 # packed into $OUT/logs.tgz and the reports copied to $OUT. A short table prints last.
 #
-#   OUT=/tmp/out MBV2_STEPS=build,test,sanitize,bench,bench2 scripts/gpu_session.sh [bench args]
+#   OUT=/tmp/out MBV2_STEPS=build,bench,test,sanitize scripts/gpu_session.sh [bench args]
+# Steps run in the order below whatever the order in MBV2_STEPS; each is cut off after
+# MBV2_TIMEOUT_<STEP> seconds (default 400) so the logs always come back.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$PWD/out}
@@ -17,7 +19,8 @@ step() {  # step <name> <command...>: run if selected, log, remember status and 
   [[ ",$STEPS," == *",$name,"* ]] || return 0
   local t0=$SECONDS
   echo "=== $name: $*" | tee -a "$OUT/logs/session.log"
-  "$@" > "$OUT/logs/$name.log" 2>&1
+  local limit_var="MBV2_TIMEOUT_${name^^}"
+  timeout -k 10 "${!limit_var:-400}" bash -c '"$@"' _ "$@" > "$OUT/logs/$name.log" 2>&1
   status[$name]=$?
   seconds[$name]=$((SECONDS - t0))
   echo "=== $name: exit ${status[$name]} in ${seconds[$name]} s" | tee -a "$OUT/logs/session.log"
@@ -48,11 +51,13 @@ bench_run() {  # bench_run <report path> [args]
   /usr/bin/time -v "$BUILD/bench/mbv2_bench" --report="$report" "$@"
 }
 
+export -f build tests sanitize bench_run
+export BUILD OUT
 step build build
-step test tests
-step sanitize sanitize
 step bench bench_run "$OUT/report1.json" "$@"
 step bench2 bench_run "$OUT/report2.json" "$@"
+step test tests
+step sanitize sanitize
 if [[ -f $OUT/report1.json && -f $OUT/report2.json ]]; then
   step compare "$BUILD/reports/mbv2_report" compare "$OUT/report1.json" "$OUT/report2.json" --all
 fi
@@ -63,6 +68,6 @@ tar -C "$OUT" -czf "$OUT/logs.tgz" logs
 echo
 echo "| step | exit | seconds |"
 echo "|---|---|---|"
-for s in build test sanitize bench bench2 compare; do
+for s in build bench bench2 compare test sanitize; do
   [[ -n ${status[$s]+x} ]] && echo "| $s | ${status[$s]} | ${seconds[$s]} |"
 done

@@ -1,0 +1,383 @@
+// The custom backend: wires the kernels of custom/ behind the layer interface.
+//
+// Versions:
+//   v1  run_layer(): one kernel per layer, never fused across layers (stem: direct conv;
+//       1x1: tiled GEMM with fused epilogue and split-K; depthwise: register-tiled NHWC;
+//       pool; classifier as GEMV at batch <= 8, else GEMM).
+//       forward(): the same kernels chained on internal buffers (liveness-based reuse),
+//       plus, with MBV2_CUSTOM_FUSION=1 (default), depthwise+project fused (17 launches fewer)
+//       and pool+classifier fused at batch <= 8; optional programmatic dependent launch
+//       (MBV2_CUSTOM_PDL=1). Everything is planned and allocated in prepare().
+#include "custom/custom_backend.h"
+
+#include <algorithm>
+#include <optional>
+#include <sstream>
+
+#include "common/device_memory.h"
+#include "common/util.h"
+#include "custom/custom_options.h"
+#include "custom/fused_block.h"
+#include "custom/gemm_plan.h"
+#include "custom/layer_ops.h"
+#include "custom/pool_classifier.h"
+
+namespace mbv2 {
+
+namespace {
+
+using custom::GemmPlan;
+using custom::GemmPlanRequest;
+using custom::LayerKernel;
+using custom::LayerOp;
+using custom::layer_label;
+
+enum class StepKind { kLayer, kDwProject, kPoolClassifier };
+
+// One launch of forward(). Values are named by the layer that produces them; -1 is the
+// network input, -2 "none".
+struct Step {
+  StepKind kind = StepKind::kLayer;
+  int first = 0, last = 0;  // layers covered
+  int in = -1, res = -2;
+  GemmPlan plan;            // kDwProject
+};
+
+class CustomBackend final : public Backend {
+ public:
+  explicit CustomBackend(std::optional<CustomOptions> options) : explicit_options_(std::move(options)) {}
+
+  std::string name() const override { return "custom"; }
+  Layout layout() const override { return Layout::kNHWC; }
+
+  Support supports(const Layer& layer, const RunConfig& config) const override {
+    LayerOp op;
+    return custom::classify_layer(layer, config, &op);
+  }
+
+  void prepare(const ModelSpec& spec, const ModelWeights& weights, const RunConfig& config) override {
+    release();
+    options_ = explicit_options_ ? *explicit_options_ : CustomOptions::from_env();
+    if (config.batch < 1) throw InputError("custom: batch must be at least 1");
+    if (weights.layers.size() != spec.layers.size())
+      throw InputError("custom: weights have " + std::to_string(weights.layers.size()) +
+                       " layers, the model has " + std::to_string(spec.layers.size()));
+    spec_ = spec;
+    config_ = config;
+    int device = 0;
+    MBV2_CUDA_CHECK(cudaGetDevice(&device));
+    MBV2_CUDA_CHECK(cudaDeviceGetAttribute(&sm_count_, cudaDevAttrMultiProcessorCount, device));
+
+    layers_.clear();
+    layers_.reserve(spec_.layers.size());
+    for (size_t i = 0; i < spec_.layers.size(); ++i)
+      layers_.push_back(
+          custom::prepare_layer_kernel(spec_.layers[i], weights.layers[i], config_, plan_context()));
+    build_forward();
+
+    size_t ws = 0;
+    int counters = 0;
+    for (const LayerKernel& s : layers_) {
+      ws = std::max(ws, s.gemm.workspace_floats());
+      counters = std::max(counters, s.gemm.counters());
+    }
+    for (const Step& st : steps_) {
+      ws = std::max(ws, st.plan.workspace_floats());
+      counters = std::max(counters, st.plan.counters());
+      if (st.kind == StepKind::kPoolClassifier) {
+        const custom::PoolClassifierShape shape = pool_classifier_shape(st);
+        ws = std::max(ws, custom::pool_classifier_workspace_floats(shape));
+        counters = std::max(counters, custom::pool_classifier_counters(shape));
+      }
+    }
+    if (ws) workspace_.allocate(ws);
+    if (counters) {
+      counters_.allocate(size_t(counters));
+      MBV2_CUDA_CHECK(cudaMemset(counters_.get(), 0, counters_.bytes()));
+    }
+    // Poison internal activations once: a step that forgot part of its output then shows
+    // up as NaN logits instead of stale, plausible numbers.
+    for (DeviceBuffer<float>& b : buffers_) fill_nan(b.get(), b.size(), nullptr);
+    MBV2_CUDA_CHECK(cudaDeviceSynchronize());
+    prepared_ = true;
+  }
+
+  void run_layer(int i, const float* input, const float* residual, float* output,
+                 cudaStream_t stream) override {
+    const Layer& l = checked_layer(i);
+    if (!input || !output) throw InputError("custom: " + layer_label(l) + ": null input or output");
+    if (l.has_residual() && !residual)
+      throw InputError("custom: " + layer_label(l) + " needs its residual input");
+    run_op(i, input, l.has_residual() ? residual : nullptr, output, stream, false);
+  }
+
+  void forward(const float* input, float* logits, cudaStream_t stream) override {
+    if (!prepared_) throw InputError("custom: forward() before prepare()");
+    if (!forward_support_.supported) throw NotSupportedError("custom forward: " + forward_support_.reason);
+    if (!input || !logits) throw InputError("custom: forward() with a null input or logits pointer");
+    for (size_t s = 0; s < steps_.size(); ++s)
+      run_step(steps_[s], input, logits, stream, options_.pdl && s > 0);
+  }
+
+  LayerDescription describe(int i) const override {
+    LayerDescription d;
+    if (!prepared_ || i < 0 || size_t(i) >= layers_.size()) {
+      d.support = Support::no("not prepared");
+      return d;
+    }
+    const LayerKernel& s = layers_[size_t(i)];
+    d.support = s.support;
+    d.kernel = s.kernel;
+    d.details = s.details;
+    d.fused_epilogue = true;
+    d.workspace_bytes = s.gemm.workspace_floats() * sizeof(float);
+    return d;
+  }
+
+  std::string describe_forward() const override { return forward_description_; }
+
+ private:
+  void release() {
+    prepared_ = false;
+    layers_.clear();
+    steps_.clear();
+    buffers_.clear();
+    value_buffer_.clear();
+    workspace_.reset();
+    counters_.reset();
+    forward_support_ = Support::yes();
+    forward_description_ = "not prepared";
+  }
+
+  const Layer& checked_layer(int i) const {
+    if (!prepared_) throw InputError("custom: run_layer() before prepare()");
+    if (i < 0 || size_t(i) >= layers_.size())
+      throw InputError("custom: layer index " + std::to_string(i) + " out of range [0, " +
+                       std::to_string(layers_.size()) + ")");
+    const Layer& l = spec_.layers[size_t(i)];
+    const LayerKernel& s = layers_[size_t(i)];
+    if (!s.support.supported) throw NotSupportedError("custom: " + layer_label(l) + ": " + s.support.reason);
+    return l;
+  }
+
+  custom::PlanContext plan_context() const {
+    custom::PlanContext ctx;
+    ctx.sm_count = sm_count_;
+    ctx.force_tile = options_.pw_tile;
+    ctx.force_splits = options_.pw_splitk;
+    return ctx;
+  }
+
+  // ---- forward plan ---------------------------------------------------------
+
+  custom::PoolClassifierShape pool_classifier_shape(const Step& st) const {
+    const Layer& pool = spec_.layers[size_t(st.first)];
+    const Layer& fc = spec_.layers[size_t(st.last)];
+    return {config_.batch, pool.in_h * pool.in_w, fc.in_c, fc.out_c};
+  }
+
+  Support check_chain() const {
+    const std::vector<Layer>& L = spec_.layers;
+    const int b = config_.batch;
+    if (L.empty()) return Support::no("empty model");
+    for (size_t i = 0; i < L.size(); ++i) {
+      const Layer& l = L[i];
+      if (!layers_[i].support.supported)
+        return Support::no(layer_label(l) + " not supported: " + layers_[i].support.reason);
+      if (l.index != int(i)) return Support::no(layer_label(l) + " has a wrong index");
+      if (l.input_from < -1 || l.input_from >= int(i))
+        return Support::no(layer_label(l) + " does not read an earlier layer");
+      const Shape4 in = l.input_from < 0 ? spec_.input_shape(b) : L[size_t(l.input_from)].output_shape(b);
+      if (in != l.input_shape(b))
+        return Support::no(layer_label(l) + " input shape " + l.input_shape(b).str() +
+                           " does not match its source " + in.str());
+      if (l.has_residual() &&
+          (l.residual_from >= int(i) || L[size_t(l.residual_from)].output_shape(b) != l.output_shape(b)))
+        return Support::no(layer_label(l) + " has a residual that is not an earlier layer of its shape");
+    }
+    if (L.back().output_shape(b) != Shape4{b, spec_.num_classes, 1, 1})
+      return Support::no("the last layer does not produce [batch, classes] logits");
+    return Support::yes();
+  }
+
+  void build_forward() {
+    forward_support_ = check_chain();
+    if (!forward_support_.supported) {
+      forward_description_ = "unavailable: " + forward_support_.reason;
+      return;
+    }
+    const std::vector<Layer>& L = spec_.layers;
+    const int n = int(L.size()), b = config_.batch;
+    std::vector<int> readers(size_t(n), 0);
+    for (const Layer& l : L) {
+      if (l.input_from >= 0) ++readers[size_t(l.input_from)];
+      if (l.has_residual()) ++readers[size_t(l.residual_from)];
+    }
+    int fused_dw = 0, fused_pc = 0;
+    for (int i = 0; i < n;) {
+      if (options_.fusion && i + 1 < n) {
+        const Layer& d = L[size_t(i)];
+        const Layer& p = L[size_t(i) + 1];
+        const LayerKernel& ds = layers_[size_t(i)];
+        const LayerKernel& ps = layers_[size_t(i) + 1];
+        if (ds.op == LayerOp::kDepthwise && d.kernel == 3 && !d.has_residual() && d.in_c % 4 == 0 &&
+            ps.op == LayerOp::kPointwise && p.input_from == i && readers[size_t(i)] == 1 &&
+            d.input_from >= 0) {
+          GemmPlanRequest r = custom::gemm_request(plan_context(), int64_t(b) * p.out_h * p.out_w, p.out_c, p.in_c,
+                                           p.has_residual());
+          r.fused_depthwise = true;
+          r.depthwise_stride = d.stride;
+          Step st;
+          st.kind = StepKind::kDwProject;
+          st.first = i, st.last = i + 1;
+          st.in = d.input_from;
+          st.res = p.has_residual() ? p.residual_from : -2;
+          st.plan = custom::plan_gemm(r);
+          steps_.push_back(st);
+          ++fused_dw;
+          i += 2;
+          continue;
+        }
+        if (ds.op == LayerOp::kPool && ps.op == LayerOp::kLinearGemv && p.input_from == i &&
+            readers[size_t(i)] == 1 && d.input_from >= 0 &&
+            custom::pool_classifier_fusable({b, d.in_h * d.in_w, p.in_c, p.out_c}, nullptr,
+                                            ps.w.get())) {
+          Step st;
+          st.kind = StepKind::kPoolClassifier;
+          st.first = i, st.last = i + 1;
+          st.in = d.input_from;
+          steps_.push_back(st);
+          ++fused_pc;
+          i += 2;
+          continue;
+        }
+      }
+      Step st;
+      st.first = st.last = i;
+      st.in = L[size_t(i)].input_from;
+      st.res = L[size_t(i)].has_residual() ? L[size_t(i)].residual_from : -2;
+      steps_.push_back(st);
+      ++i;
+    }
+    assign_buffers();
+    std::ostringstream s;
+    s << steps_.size() << " launches";
+    if (fused_dw) s << ", " << fused_dw << " depthwise+project fused";
+    if (fused_pc) s << ", pool+classifier fused";
+    s << ", " << buffers_.size() << " activation buffers; " << options_.str();
+    if (fused_dw) {
+      s << "; fused tiles:";
+      for (const Step& st : steps_)
+        if (st.kind == StepKind::kDwProject)
+          s << " " << st.first << "+" << st.last << "=" << st.plan.str();
+    }
+    forward_description_ = s.str();
+  }
+
+  // Greedy liveness-based buffer reuse: a step's output takes the first buffer whose
+  // current value was last read by an earlier step (so never one of its own inputs).
+  void assign_buffers() {
+    const std::vector<Layer>& L = spec_.layers;
+    const int n = int(L.size()), final_value = n - 1;
+    std::vector<int> last_use(size_t(n), -1);
+    for (size_t s = 0; s < steps_.size(); ++s)
+      for (int v : {steps_[s].in, steps_[s].res})
+        if (v >= 0) last_use[size_t(v)] = std::max(last_use[size_t(v)], int(s));
+    value_buffer_.assign(size_t(n), -1);
+    std::vector<size_t> sizes;
+    std::vector<int> busy_until;
+    for (size_t s = 0; s < steps_.size(); ++s) {
+      const int v = steps_[s].last;
+      if (v == final_value) continue;  // written straight into the caller's logits
+      const size_t need = size_t(L[size_t(v)].output_shape(config_.batch).numel());
+      int chosen = -1;
+      for (size_t j = 0; j < sizes.size() && chosen < 0; ++j)
+        if (busy_until[j] < int(s)) chosen = int(j);
+      if (chosen < 0) {
+        sizes.push_back(0);
+        busy_until.push_back(0);
+        chosen = int(sizes.size()) - 1;
+      }
+      value_buffer_[size_t(v)] = chosen;
+      sizes[size_t(chosen)] = std::max(sizes[size_t(chosen)], need);
+      busy_until[size_t(chosen)] = std::max(last_use[size_t(v)], int(s));
+    }
+    for (size_t sz : sizes) buffers_.emplace_back(sz);
+  }
+
+  const float* read_ptr(int v, const float* input, const float* logits) const {
+    if (v == -1) return input;
+    if (v == int(spec_.layers.size()) - 1) return logits;
+    return buffers_[size_t(value_buffer_[size_t(v)])].get();
+  }
+  float* write_ptr(int v, float* logits) const {
+    if (v == int(spec_.layers.size()) - 1) return logits;
+    return buffers_[size_t(value_buffer_[size_t(v)])].get();
+  }
+
+  void run_step(const Step& st, const float* input, float* logits, cudaStream_t stream, bool pdl) {
+    const float* in = read_ptr(st.in, input, logits);
+    const float* res = st.res >= 0 ? read_ptr(st.res, input, logits) : nullptr;
+    float* out = write_ptr(st.last, logits);
+    const int batch = config_.batch;
+    switch (st.kind) {
+      case StepKind::kLayer: run_op(st.first, in, res, out, stream, pdl); return;
+      case StepKind::kDwProject: {
+        const Layer& d = spec_.layers[size_t(st.first)];
+        const Layer& p = spec_.layers[size_t(st.last)];
+        const LayerKernel& ds = layers_[size_t(st.first)];
+        const LayerKernel& ps = layers_[size_t(st.last)];
+        custom::DwProjectArgs a;
+        a.x = in, a.dw_w = ds.w.get(), a.dw_b = ds.b.get();
+        a.n = batch, a.h = d.in_h, a.w = d.in_w, a.c = d.in_c, a.oh = d.out_h, a.ow = d.out_w;
+        a.stride = d.stride, a.pad = d.pad, a.dw_relu6 = d.act == Activation::kRelu6;
+        a.wt = ps.w.get(), a.bias = ps.b.get(), a.residual = res, a.out = out;
+        a.n_out = p.out_c, a.relu6 = p.act == Activation::kRelu6;
+        a.workspace = workspace_.get(), a.counters = counters_.get();
+        custom::launch_dw_project(st.plan, a, stream, pdl);
+        return;
+      }
+      case StepKind::kPoolClassifier: {
+        const LayerKernel& fs = layers_[size_t(st.last)];
+        custom::launch_pool_classifier(pool_classifier_shape(st), in, fs.w.get(), fs.b.get(), out,
+                                       workspace_.get(), counters_.get(), stream, pdl);
+        return;
+      }
+    }
+  }
+
+  void run_op(int i, const float* in, const float* res, float* out, cudaStream_t stream, bool pdl) {
+    custom::launch_layer(spec_.layers[size_t(i)], layers_[size_t(i)], config_.batch, in, res, out,
+                         {workspace_.get(), counters_.get()}, stream, pdl);
+  }
+
+  std::optional<CustomOptions> explicit_options_;
+  CustomOptions options_;
+  bool prepared_ = false;
+  ModelSpec spec_;
+  RunConfig config_;
+  int sm_count_ = 132;
+  std::vector<LayerKernel> layers_;
+  std::vector<Step> steps_;
+  std::vector<DeviceBuffer<float>> buffers_;
+  std::vector<int> value_buffer_;
+  DeviceBuffer<float> workspace_;
+  DeviceBuffer<int> counters_;
+  Support forward_support_ = Support::yes();
+  std::string forward_description_ = "not prepared";
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_custom_backend(const CustomOptions& options) {
+  return std::make_unique<CustomBackend>(options);
+}
+
+void register_custom_backends(BackendRegistry& registry) {
+  registry.add({"custom",
+                "handwritten FP32 CUDA kernels, NHWC (SIMT GEMM 1x1, register-tiled depthwise, "
+                "fused depthwise+project in forward)",
+                "custom", [] { return std::make_unique<CustomBackend>(std::nullopt); }});
+}
+
+}  // namespace mbv2

@@ -1,0 +1,58 @@
+#include "custom/custom_options.h"
+
+#include <cstdlib>
+#include <sstream>
+
+#include "common/util.h"
+#include "custom/gemm_plan.h"
+
+namespace mbv2 {
+
+namespace {
+
+const char* env(const char* name) {
+  const char* v = std::getenv(name);
+  return (v && *v) ? v : nullptr;
+}
+
+bool env_flag(const char* name, bool fallback) {
+  const char* v = env(name);
+  if (!v) return fallback;
+  const std::string s(v);
+  if (s == "1" || s == "on" || s == "true") return true;
+  if (s == "0" || s == "off" || s == "false") return false;
+  throw InputError(std::string(name) + "='" + s + "': expected 0 or 1");
+}
+
+}  // namespace
+
+CustomOptions CustomOptions::from_env() {
+  CustomOptions o;
+  o.fusion = env_flag("MBV2_CUSTOM_FUSION", o.fusion);
+  o.pdl = env_flag("MBV2_CUSTOM_PDL", o.pdl);
+  if (const char* t = env("MBV2_CUSTOM_PW_TILE")) {
+    o.pw_tile = t;
+    if (o.pw_tile != "auto" && custom::find_tile(o.pw_tile) < 0)
+      throw InputError("MBV2_CUSTOM_PW_TILE='" + o.pw_tile +
+                       "': expected one of 128x128 128x64 64x128 64x64 128x32 64x32 32x64 32x32");
+    if (o.pw_tile == "auto") o.pw_tile.clear();
+  }
+  if (const char* s = env("MBV2_CUSTOM_PW_SPLITK")) {
+    char* end = nullptr;
+    const long v = std::strtol(s, &end, 10);
+    if (!end || *end != '\0' || v < 0 || v > 64)
+      throw InputError(std::string("MBV2_CUSTOM_PW_SPLITK='") + s + "': expected 0..64");
+    o.pw_splitk = int(v);
+  }
+  return o;
+}
+
+std::string CustomOptions::str() const {
+  std::ostringstream s;
+  s << "fusion=" << (fusion ? 1 : 0) << " pdl=" << (pdl ? 1 : 0)
+    << " pw_tile=" << (pw_tile.empty() ? "auto" : pw_tile)
+    << " pw_splitk=" << (pw_splitk ? std::to_string(pw_splitk) : std::string("auto"));
+  return s.str();
+}
+
+}  // namespace mbv2

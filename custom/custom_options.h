@@ -1,0 +1,34 @@
+// Knobs of the custom backend, for benchmarking variants against each other. The registered
+// "custom" backend reads them from the environment in prepare(); tests build backends with
+// explicit options through make_custom_backend().
+//
+//   MBV2_CUSTOM_FUSION=0|1      forward(): fuse depthwise+project and pool+classifier (default 1)
+//   MBV2_CUSTOM_PDL=0|1         forward(): programmatic dependent launch between kernels (default 0)
+//   MBV2_CUSTOM_PW_TILE=128x64  force one GEMM tile for every pointwise / linear / fused layer
+//                               (128x128 128x64 64x128 64x64 128x32 64x32 32x64 32x32)
+//   MBV2_CUSTOM_PW_SPLITK=N     force split-K factor N (clamped to what K allows; 0 = planner)
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "common/backend.h"
+
+namespace mbv2 {
+
+struct CustomOptions {
+  bool fusion = true;
+  bool pdl = false;
+  std::string pw_tile;  ///< empty: the planner chooses
+  int pw_splitk = 0;    ///< 0: the planner chooses
+
+  /// Reads the MBV2_CUSTOM_* variables; throws InputError naming a bad value.
+  static CustomOptions from_env();
+  /// "fusion=1 pdl=0 pw_tile=auto pw_splitk=auto"
+  std::string str() const;
+};
+
+/// A custom backend with fixed options (the registry's "custom" reads the environment).
+std::unique_ptr<Backend> make_custom_backend(const CustomOptions& options);
+
+}  // namespace mbv2

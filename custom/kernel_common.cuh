@@ -1,0 +1,96 @@
+// Device helpers shared by the custom kernels: NaN-propagating ReLU6, vector loads and
+// stores of 1 or 4 floats, alignment tests, programmatic dependent launch (PDL) hooks,
+// and one launch helper that adds the PDL attribute when asked.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <utility>
+
+#include "common/cuda_check.h"
+
+namespace mbv2::custom {
+
+/// min(max(x, 0), 6) that keeps NaN, like the FP64 reference (std::min/std::max), so an
+/// unwritten (NaN-poisoned) value upstream cannot be laundered into a plausible 0 or 6.
+__device__ __forceinline__ float relu6(float x) { return x < 0.0f ? 0.0f : (x > 6.0f ? 6.0f : x); }
+
+/// True when a pointer may be used for float4 accesses.
+inline bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
+
+/// `kVec` consecutive floats held in registers (kVec = 1 or 4).
+template <int kVec>
+struct Vec {
+  float v[kVec];
+};
+
+template <int kVec>
+__device__ __forceinline__ Vec<kVec> load_vec(const float* p) {
+  Vec<kVec> r;
+  if constexpr (kVec == 4) {
+    const float4 t = __ldg(reinterpret_cast<const float4*>(p));
+    r.v[0] = t.x, r.v[1] = t.y, r.v[2] = t.z, r.v[3] = t.w;
+  } else {
+#pragma unroll
+    for (int i = 0; i < kVec; ++i) r.v[i] = __ldg(p + i);
+  }
+  return r;
+}
+
+template <int kVec>
+__device__ __forceinline__ void store_vec(float* p, const Vec<kVec>& r) {
+  if constexpr (kVec == 4) {
+    *reinterpret_cast<float4*>(p) = make_float4(r.v[0], r.v[1], r.v[2], r.v[3]);
+  } else {
+#pragma unroll
+    for (int i = 0; i < kVec; ++i) p[i] = r.v[i];
+  }
+}
+
+template <int kVec>
+__device__ __forceinline__ Vec<kVec> zero_vec() {
+  Vec<kVec> r;
+#pragma unroll
+  for (int i = 0; i < kVec; ++i) r.v[i] = 0.0f;
+  return r;
+}
+
+/// PDL: wait until the grid this one depends on has finished and its writes are visible.
+/// A no-op when the kernel was launched without the programmatic-serialization attribute.
+__device__ __forceinline__ void pdl_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
+/// PDL: let the next kernel in the stream start launching its blocks (they still wait in
+/// pdl_wait() for this grid to complete, so writes after this point stay safe).
+__device__ __forceinline__ void pdl_launch_dependents() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
+/// Launches `kernel` with an optional programmatic-stream-serialization attribute (PDL),
+/// then checks the launch. Capturable into CUDA graphs.
+template <typename... KernelArgs, typename... Args>
+void launch_kernel(void (*kernel)(KernelArgs...), dim3 grid, dim3 block, size_t smem,
+                   cudaStream_t stream, bool pdl, Args&&... args) {
+  cudaLaunchConfig_t config = {};
+  config.gridDim = grid;
+  config.blockDim = block;
+  config.dynamicSmemBytes = smem;
+  config.stream = stream;
+  cudaLaunchAttribute attribute[1];
+  if (pdl) {
+    attribute[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attribute[0].val.programmaticStreamSerializationAllowed = 1;
+    config.attrs = attribute;
+    config.numAttrs = 1;
+  }
+  MBV2_CUDA_CHECK(cudaLaunchKernelEx(&config, kernel, std::forward<Args>(args)...));
+  MBV2_CUDA_CHECK_LAST();
+}
+
+}  // namespace mbv2::custom

@@ -1,0 +1,206 @@
+// Pointwise 1x1 convolution (and the classifier) as a tiled SIMT FP32 GEMM:
+// C[M][N] = A[M][K] * W[N][K]^T, M = batch * H * W pixels, K = in channels, N = out channels.
+//
+// Versions:
+//   v1  one kernel template over the tile table of gemm_plan.h (128x128 t8x8 ... 32x32 t4x4),
+//       BK = 8, float4 global loads of A (K % 4 == 0, aligned) and of the transposed
+//       weights, register-prefetch double buffering (one __syncthreads per k step),
+//       fused epilogue (bias, ReLU6, residual) with float4 stores, scalar fallback for odd
+//       K / N or unaligned pointers, deterministic split-K (semaphore fix-up) so that the
+//       7x7 and 14x14 layers fill 132 SMs at batch 1.
+#include "custom/pointwise_conv.h"
+
+#include "common/util.h"
+#include "custom/gemm_core.cuh"
+
+namespace mbv2::custom {
+
+// ----------------------------------------------------------------------------
+// kernel
+
+struct GemmParams {
+  const float* a;   // [M][K]
+  const float* wt;  // [K][ldb]
+  int K, ldb;
+  int k_tiles_per_split;
+  EpilogueParams ep;
+  SplitKParams sk;
+};
+
+// Grid: x = M tiles, y = N tiles, z = K splits. kVecA: float4 loads of A. kSplitK: the
+// fix-up is compiled in only where it is used (it costs the 8x8 tile a few spilled registers).
+template <class S, bool kVecA, bool kSplitK>
+__global__ void __launch_bounds__(S::kThreads, S::kMinBlocks) pointwise_gemm_kernel(const GemmParams p) {
+  constexpr int BM = S::kBM, BN = S::kBN, BK = kGemmBK, T = S::kThreads;
+  static_assert(BK == 8, "A staging assumes two float4 per row and k step");
+  // A: float4 (row, k-quad) pairs or single floats per k step, spread over the threads.
+  constexpr int kAItems = kVecA ? BM * BK / 4 : BM * BK;
+  constexpr int kALoads = (kAItems + T - 1) / T;
+  constexpr int kBItems = BK * BN / 4;
+  constexpr int kBLoads = (kBItems + T - 1) / T;
+
+  __shared__ __align__(16) float As[2][BK][S::kApad];
+  __shared__ __align__(16) float Bs[2][BK][BN];
+
+  const int tid = threadIdx.x;
+  const int tx = tid % S::kThreadsN, ty = tid / S::kThreadsN;
+  const int m0 = blockIdx.x * BM, n0 = blockIdx.y * BN, split = blockIdx.z;
+  const int M = p.ep.M, K = p.K;
+  const int k_tiles = (K + BK - 1) / BK;
+  const int kt_begin = split * p.k_tiles_per_split;
+  const int kt_end = min(k_tiles, kt_begin + p.k_tiles_per_split);
+
+  float4 a_vec[kVecA ? kALoads : 1];
+  float a_scalar[kVecA ? 1 : kALoads];
+  float4 b_reg[kBLoads];
+
+  auto load_tile = [&](int kt) {
+    const int k0 = kt * BK;
+#pragma unroll
+    for (int l = 0; l < kALoads; ++l) {
+      const int f = tid + l * T;
+      if constexpr (kVecA) {
+        const int row = f >> 1, k = k0 + (f & 1) * 4;
+        const int m = m0 + row;
+        a_vec[l] = make_float4(0.f, 0.f, 0.f, 0.f);
+        if (f < kAItems && m < M && k < K)  // K % 4 == 0: the float4 is wholly in or out
+          a_vec[l] = __ldg(reinterpret_cast<const float4*>(p.a + size_t(m) * K + k));
+      } else {
+        const int row = f / BK, k = k0 + f % BK;
+        const int m = m0 + row;
+        a_scalar[l] = (f < kAItems && m < M && k < K) ? __ldg(p.a + size_t(m) * K + k) : 0.0f;
+      }
+    }
+#pragma unroll
+    for (int l = 0; l < kBLoads; ++l) {
+      const int f = tid + l * T;
+      const int kr = f / (BN / 4), n = n0 + (f % (BN / 4)) * 4;
+      const int k = k0 + kr;
+      b_reg[l] = make_float4(0.f, 0.f, 0.f, 0.f);
+      if (f < kBItems && k < K && n < p.ldb)  // ldb % 4 == 0, padding columns are zero
+        b_reg[l] = __ldg(reinterpret_cast<const float4*>(p.wt + size_t(k) * p.ldb + n));
+    }
+  };
+  auto store_tile_smem = [&](int buf) {
+#pragma unroll
+    for (int l = 0; l < kALoads; ++l) {
+      const int f = tid + l * T;
+      if (f >= kAItems) continue;
+      if constexpr (kVecA) {
+        const int row = f >> 1, kq = (f & 1) * 4;
+        As[buf][kq + 0][row] = a_vec[l].x;
+        As[buf][kq + 1][row] = a_vec[l].y;
+        As[buf][kq + 2][row] = a_vec[l].z;
+        As[buf][kq + 3][row] = a_vec[l].w;
+      } else {
+        As[buf][f % BK][f / BK] = a_scalar[l];
+      }
+    }
+#pragma unroll
+    for (int l = 0; l < kBLoads; ++l) {
+      const int f = tid + l * T;
+      if (f >= kBItems) continue;
+      *reinterpret_cast<float4*>(&Bs[buf][f / (BN / 4)][(f % (BN / 4)) * 4]) = b_reg[l];
+    }
+  };
+
+  pdl_wait();
+  float acc[S::kTM][S::kTN] = {};
+  if (kt_begin < kt_end) {
+    load_tile(kt_begin);
+    store_tile_smem(0);
+    __syncthreads();
+    for (int kt = kt_begin; kt < kt_end; ++kt) {
+      const int cur = (kt - kt_begin) & 1;
+      const bool more = kt + 1 < kt_end;
+      if (more) load_tile(kt + 1);  // global loads in flight during the FMAs below
+#pragma unroll
+      for (int k = 0; k < BK; ++k) fma_step<S>(&As[cur][k][0], &Bs[cur][k][0], tx, ty, acc);
+      // The other buffer was last read before the previous iteration's barrier.
+      if (more) store_tile_smem(cur ^ 1);
+      __syncthreads();
+    }
+  }
+  pdl_launch_dependents();
+  if constexpr (kSplitK) {
+    if (!splitk_fixup<S>(acc, p.sk, blockIdx.y * gridDim.x + blockIdx.x, split)) return;
+  }
+  store_tile<S>(acc, m0, n0, tx, ty, p.ep);
+}
+
+// ----------------------------------------------------------------------------
+// launcher
+
+template <class S>
+struct LaunchPointwise {
+  static void run(const GemmPlan& plan, const GemmParams& params, bool vec_a, cudaStream_t stream,
+                  bool pdl) {
+    const dim3 grid(unsigned(plan.tiles_m), unsigned(plan.tiles_n), unsigned(plan.splits));
+    const dim3 block(S::kThreads);
+    const bool split = plan.splits > 1;
+    if (vec_a && split)
+      launch_kernel(pointwise_gemm_kernel<S, true, true>, grid, block, 0, stream, pdl, params);
+    else if (vec_a)
+      launch_kernel(pointwise_gemm_kernel<S, true, false>, grid, block, 0, stream, pdl, params);
+    else if (split)
+      launch_kernel(pointwise_gemm_kernel<S, false, true>, grid, block, 0, stream, pdl, params);
+    else
+      launch_kernel(pointwise_gemm_kernel<S, false, false>, grid, block, 0, stream, pdl, params);
+  }
+};
+
+std::vector<float> pack_weights_kn(const std::vector<float>& w, int n, int k) {
+  if (w.size() != size_t(n) * size_t(k)) throw InputError("pack_weights_kn: weight size mismatch");
+  const int ldb = padded4(n);
+  std::vector<float> out(size_t(k) * size_t(ldb), 0.0f);
+  for (int o = 0; o < n; ++o)
+    for (int i = 0; i < k; ++i) out[size_t(i) * ldb + o] = w[size_t(o) * k + i];
+  return out;
+}
+
+std::vector<float> pad_bias(const std::vector<float>& b, int n) {
+  std::vector<float> out(size_t(padded4(n)), 0.0f);
+  for (size_t i = 0; i < b.size() && i < size_t(n); ++i) out[i] = b[i];
+  return out;
+}
+
+bool pointwise_vector_a(const PointwiseArgs& args) {
+  return args.k % 4 == 0 && aligned16(args.a);
+}
+
+void launch_pointwise(const GemmPlan& plan, const PointwiseArgs& args, cudaStream_t stream,
+                      bool pdl) {
+  if (args.m <= 0 || args.n <= 0 || args.k <= 0) throw InputError("pointwise: empty problem");
+  if (!args.a || !args.wt || !args.bias || !args.out)
+    throw InputError("pointwise: null input, weight, bias or output pointer");
+  const GemmTile& t = kGemmTiles[plan.tile];
+  if (plan.tiles_m != ceil_div(args.m, t.bm) || plan.tiles_n != ceil_div(args.n, t.bn) ||
+      plan.granule != kGemmBK || plan.splits < 1 ||
+      int64_t(plan.splits) * plan.granules_per_split < ceil_div(args.k, kGemmBK))
+    throw std::logic_error("pointwise: plan does not match the problem");
+  if (plan.splits > 1 && (!args.workspace || !args.counters))
+    throw std::logic_error("pointwise: split-K plan without workspace");
+
+  GemmParams p;
+  p.a = args.a;
+  p.wt = args.wt;
+  p.K = args.k;
+  p.ldb = padded4(args.n);
+  p.k_tiles_per_split = plan.granules_per_split;
+  p.ep.bias = args.bias;
+  p.ep.residual = args.residual;
+  p.ep.out = args.out;
+  p.ep.M = args.m;
+  p.ep.N = args.n;
+  p.ep.relu6 = args.relu6 ? 1 : 0;
+  p.ep.vec = (args.n % 4 == 0 && aligned16(args.out) &&
+              (args.residual == nullptr || aligned16(args.residual)))
+                 ? 1
+                 : 0;
+  p.sk.workspace = args.workspace;
+  p.sk.counters = args.counters;
+  p.sk.splits = plan.splits;
+  dispatch_tile<LaunchPointwise>(plan.tile, plan, p, pointwise_vector_a(args), stream, pdl);
+}
+
+}  // namespace mbv2::custom

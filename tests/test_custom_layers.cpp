@@ -1,0 +1,344 @@
+// The custom backend layer by layer: every layer of the default model (real weights) at
+// batches 1, 3 and 32, other widths / resolutions, and hand-built awkward shapes (channel
+// counts that are not multiples of 4, odd spatial sizes, 1x1 images, kernels other than 3x3)
+// against the FP64 CPU reference. Plus the API contract (registration, supports(), errors)
+// and CustomSanitize.*: every kernel variant once at small sizes, the filter to run under
+//   compute-sanitizer --tool memcheck  tests/test_custom_layers --gtest_filter='CustomSanitize.*'
+//   compute-sanitizer --tool racecheck tests/test_custom_layers --gtest_filter='CustomSanitize.*'
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/backend.h"
+#include "common/device_memory.h"
+#include "common/metrics.h"
+#include "common/reference.h"
+#include "common/util.h"
+#include "custom/custom_backend.h"
+#include "custom/custom_options.h"
+#include "test_support.h"
+
+namespace mbv2 {
+namespace {
+
+DeviceBuffer<float> upload(const HostTensor& t) {
+  DeviceBuffer<float> d(t.data.size());
+  d.upload(t.data);
+  return d;
+}
+
+// Runs layer i of a prepared backend on fresh random inputs and checks it against the
+// FP64 reference; the output buffer is NaN-poisoned first so unwritten elements fail.
+void expect_layer_matches(Backend& backend, const ModelSpec& spec, const ModelWeights& weights,
+                          int i, int batch, uint64_t seed) {
+  const Layer& l = spec.layers[size_t(i)];
+  SCOPED_TRACE("layer " + std::to_string(i) + " " + l.describe() + " batch " +
+               std::to_string(batch) + " [" + backend.describe(i).kernel + "]");
+  const HostTensor in = random_tensor(l.input_shape(batch), Layout::kNHWC, seed, -1.0f, 2.0f);
+  HostTensor res;
+  if (l.has_residual()) res = random_tensor(l.output_shape(batch), Layout::kNHWC, seed ^ 0x5eed);
+  const HostTensor ref = reference_layer(l, weights.layers[size_t(i)], in,
+                                         l.has_residual() ? &res : nullptr, Layout::kNHWC);
+  CudaStream stream;
+  DeviceBuffer<float> d_in = upload(in), d_res, d_out(size_t(l.output_shape(batch).numel()));
+  if (l.has_residual()) d_res = upload(res);
+  fill_nan(d_out.get(), d_out.size(), stream.get());
+  backend.run_layer(i, d_in.get(), d_res.get(), d_out.get(), stream.get());
+  stream.synchronize();
+  HostTensor out(l.output_shape(batch), Layout::kNHWC);
+  out.data = d_out.download();
+  const Agreement a = compare(out, ref, layer_tolerance(Precision::kFP32));
+  EXPECT_TRUE(a.pass) << a.reason << " (rel-L2 " << a.rel_l2 << ", NaN " << a.nan_count << ")";
+}
+
+std::unique_ptr<Backend> prepared(const ModelSpec& spec, const ModelWeights& weights, int batch,
+                                  const CustomOptions& options = {}) {
+  std::unique_ptr<Backend> backend = make_custom_backend(options);
+  backend->prepare(spec, weights, {batch, Precision::kFP32});
+  return backend;
+}
+
+void expect_all_layers_match(const ModelSpec& spec, const ModelWeights& weights, int batch,
+                             const CustomOptions& options = {}) {
+  std::unique_ptr<Backend> backend = prepared(spec, weights, batch, options);
+  for (size_t i = 0; i < spec.layers.size(); ++i) {
+    ASSERT_TRUE(backend->describe(int(i)).support.supported) << backend->describe(int(i)).support.reason;
+    expect_layer_matches(*backend, spec, weights, int(i), batch, 1000 + i);
+  }
+}
+
+Layer conv_layer(int in_c, int out_c, int h, int w, int k, int stride, int groups, Activation act,
+                 bool residual = false) {
+  Layer l;
+  l.name = "hand";
+  l.kind = LayerKind::kConv;
+  l.in_c = in_c, l.out_c = out_c, l.in_h = h, l.in_w = w;
+  l.kernel = k, l.stride = stride, l.pad = (k - 1) / 2, l.groups = groups;
+  l.out_h = conv_out_size(h, k, stride, l.pad);
+  l.out_w = conv_out_size(w, k, stride, l.pad);
+  l.act = act;
+  l.residual_from = residual ? 0 : -1;  // run_layer only needs has_residual()
+  return l;
+}
+
+Layer linear_layer(int in_c, int out_c) {
+  Layer l;
+  l.name = "fc";
+  l.kind = LayerKind::kLinear;
+  l.in_c = in_c, l.out_c = out_c, l.in_h = l.in_w = l.out_h = l.out_w = 1;
+  return l;
+}
+
+Layer pool_layer(int c, int h, int w) {
+  Layer l;
+  l.name = "pool";
+  l.kind = LayerKind::kGlobalAvgPool;
+  l.in_c = l.out_c = c, l.in_h = h, l.in_w = w, l.out_h = l.out_w = 1;
+  return l;
+}
+
+// A one-layer model around a hand-built layer (forward() is then unavailable, run_layer works).
+void expect_hand_layer_matches(Layer l, int batch, const CustomOptions& options = {}) {
+  ModelSpec spec;
+  spec.name = "hand";
+  spec.resolution = l.in_h;
+  spec.num_classes = l.out_c;
+  l.index = 0;
+  l.input_from = -1;
+  spec.layers = {l};
+  ModelWeights weights;
+  weights.layers = {synthetic_layer_weights(l, 42)};
+  std::unique_ptr<Backend> backend = prepared(spec, weights, batch, options);
+  ASSERT_TRUE(backend->describe(0).support.supported) << backend->describe(0).support.reason;
+  expect_layer_matches(*backend, spec, weights, 0, batch, 7);
+}
+
+std::vector<Layer> awkward_layers() {
+  const Activation r6 = Activation::kRelu6, none = Activation::kNone;
+  return {
+      conv_layer(13, 27, 15, 17, 1, 1, 1, r6),          // pointwise, scalar A and C
+      conv_layer(13, 27, 15, 17, 1, 1, 1, none, true),  // + residual, scalar
+      conv_layer(16, 24, 15, 17, 1, 1, 1, none, true),  // vector path, odd pixel count
+      conv_layer(4, 5, 3, 3, 1, 1, 1, r6),              // tiny K and N
+      conv_layer(21, 21, 15, 17, 3, 1, 21, r6),         // depthwise, scalar channels
+      conv_layer(21, 21, 15, 17, 3, 2, 21, r6),         // depthwise stride 2, odd sizes
+      conv_layer(24, 24, 15, 17, 3, 2, 24, r6),         // float4 channels, stride 2
+      conv_layer(24, 24, 15, 17, 3, 1, 24, r6, true),   // depthwise + residual
+      conv_layer(8, 8, 9, 7, 5, 2, 8, r6),              // generic depthwise 5x5
+      conv_layer(8, 8, 1, 1, 3, 2, 8, r6),              // 1x1 image
+      conv_layer(3, 32, 15, 17, 3, 2, 1, r6),           // stem fast path, odd sizes
+      conv_layer(3, 13, 15, 17, 3, 2, 1, r6),           // stem, 13 channels
+      conv_layer(3, 16, 1, 1, 3, 2, 1, r6),             // stem on a 1x1 image
+      conv_layer(5, 12, 11, 9, 3, 1, 1, none, true),    // generic direct conv + residual
+      linear_layer(13, 27),                             // classifier, scalar K
+      linear_layer(64, 30),
+      pool_layer(21, 5, 3),  // scalar channels
+      pool_layer(136, 5, 3),
+  };
+}
+
+// ---------------------------------------------------------------------------
+// API contract (no GPU needed)
+
+TEST(CustomBackendApi, RegisteredAsCustomNhwc) {
+  BackendRegistry registry;
+  register_custom_backends(registry);
+  const BackendInfo* info = registry.find("custom");
+  ASSERT_NE(info, nullptr);
+  EXPECT_EQ(info->family, "custom");
+  std::unique_ptr<Backend> backend = info->create();
+  EXPECT_EQ(backend->name(), "custom");
+  EXPECT_EQ(backend->layout(), Layout::kNHWC);
+}
+
+TEST(CustomBackendApi, SupportsEveryDefaultLayerInFp32Only) {
+  std::unique_ptr<Backend> backend = make_custom_backend({});
+  const ModelSpec spec = mobilenet_v2();
+  for (const Layer& l : spec.layers) {
+    EXPECT_TRUE(backend->supports(l, {1, Precision::kFP32}).supported) << l.describe();
+    EXPECT_TRUE(backend->supports(l, {256, Precision::kFP32}).supported) << l.describe();
+    const Support fp16 = backend->supports(l, {1, Precision::kFP16});
+    EXPECT_FALSE(fp16.supported);
+    EXPECT_NE(fp16.reason.find("fp16"), std::string::npos) << fp16.reason;
+  }
+  const Support grouped = backend->supports(conv_layer(8, 8, 5, 5, 3, 1, 2, Activation::kNone),
+                                            {1, Precision::kFP32});
+  EXPECT_FALSE(grouped.supported);
+  EXPECT_FALSE(grouped.reason.empty());
+}
+
+TEST(CustomBackendApi, OptionsFromEnvironmentRejectBadValues) {
+  ::setenv("MBV2_CUSTOM_PW_TILE", "7x7", 1);
+  EXPECT_THROW(CustomOptions::from_env(), InputError);
+  ::setenv("MBV2_CUSTOM_PW_TILE", "64x32", 1);
+  ::setenv("MBV2_CUSTOM_FUSION", "maybe", 1);
+  EXPECT_THROW(CustomOptions::from_env(), InputError);
+  ::setenv("MBV2_CUSTOM_FUSION", "0", 1);
+  ::setenv("MBV2_CUSTOM_PW_SPLITK", "3", 1);
+  const CustomOptions o = CustomOptions::from_env();
+  EXPECT_FALSE(o.fusion);
+  EXPECT_EQ(o.pw_tile, "64x32");
+  EXPECT_EQ(o.pw_splitk, 3);
+  ::unsetenv("MBV2_CUSTOM_PW_TILE");
+  ::unsetenv("MBV2_CUSTOM_FUSION");
+  ::unsetenv("MBV2_CUSTOM_PW_SPLITK");
+  const CustomOptions d = CustomOptions::from_env();
+  EXPECT_TRUE(d.fusion);
+  EXPECT_TRUE(d.pw_tile.empty());
+}
+
+TEST(CustomBackendApi, BadInputGetsClearErrors) {
+  MBV2_SKIP_WITHOUT_GPU();
+  const ModelSpec spec = mobilenet_v2(0.35, 32, 10);
+  const ModelWeights weights = synthetic_weights(spec, 3);
+  std::unique_ptr<Backend> backend = make_custom_backend({});
+  DeviceBuffer<float> buf(1 << 16);
+  EXPECT_THROW(backend->run_layer(0, buf.get(), nullptr, buf.get(), nullptr), InputError);
+  EXPECT_THROW(backend->forward(buf.get(), buf.get(), nullptr), InputError);
+  ModelWeights short_weights = weights;
+  short_weights.layers[3].weight.pop_back();
+  EXPECT_THROW(backend->prepare(spec, short_weights, {2, Precision::kFP32}), InputError);
+  backend->prepare(spec, weights, {2, Precision::kFP32});
+  EXPECT_THROW(backend->run_layer(-1, buf.get(), nullptr, buf.get(), nullptr), InputError);
+  EXPECT_THROW(backend->run_layer(54, buf.get(), nullptr, buf.get(), nullptr), InputError);
+  EXPECT_THROW(backend->run_layer(0, nullptr, nullptr, buf.get(), nullptr), InputError);
+  int residual_layer = -1;
+  for (const Layer& l : spec.layers)
+    if (l.has_residual()) residual_layer = l.index;
+  ASSERT_GE(residual_layer, 0);
+  EXPECT_THROW(backend->run_layer(residual_layer, buf.get(), nullptr, buf.get(), nullptr), InputError);
+  EXPECT_THROW(backend->forward(nullptr, buf.get(), nullptr), InputError);
+  EXPECT_FALSE(backend->describe(0).kernel.empty());
+}
+
+// ---------------------------------------------------------------------------
+// The default model, real weights
+
+TEST(CustomLayers, DefaultModelBatch1) {
+  MBV2_SKIP_WITHOUT_GPU();
+  expect_all_layers_match(test::default_spec(), test::default_weights(), 1);
+}
+
+TEST(CustomLayers, DefaultModelBatch3) {
+  MBV2_SKIP_WITHOUT_GPU();
+  expect_all_layers_match(test::default_spec(), test::default_weights(), 3);
+}
+
+TEST(CustomLayers, DefaultModelBatch32) {
+  MBV2_SKIP_WITHOUT_GPU();
+  expect_all_layers_match(test::default_spec(), test::default_weights(), 32);
+}
+
+// The 1x1 layers with every tile and a forced split-K: each tile's index math, not just
+// the ones the planner happens to pick.
+TEST(CustomLayers, EveryGemmTileAndSplitK) {
+  MBV2_SKIP_WITHOUT_GPU();
+  const ModelSpec spec = mobilenet_v2(0.5, 64, 100);
+  const ModelWeights weights = synthetic_weights(spec, 5);
+  for (const char* tile : {"128x128", "128x64", "64x128", "64x64", "128x32", "64x32", "32x64", "32x32"}) {
+    for (int splits : {1, 5}) {
+      SCOPED_TRACE(std::string("tile ") + tile + " split-K " + std::to_string(splits));
+      CustomOptions o;
+      o.pw_tile = tile;
+      o.pw_splitk = splits;
+      std::unique_ptr<Backend> backend = prepared(spec, weights, 3, o);
+      for (const Layer& l : spec.layers)
+        if (l.is_conv() && l.kernel == 1) expect_layer_matches(*backend, spec, weights, l.index, 3, 77);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Other widths and resolutions (synthetic weights)
+
+TEST(CustomLayers, Width075Batch3) {
+  MBV2_SKIP_WITHOUT_GPU();
+  const ModelSpec spec = mobilenet_v2(0.75, 224, 1000);
+  expect_all_layers_match(spec, synthetic_weights(spec, 11), 3);
+}
+
+TEST(CustomLayers, Width14Batch3) {
+  MBV2_SKIP_WITHOUT_GPU();
+  const ModelSpec spec = mobilenet_v2(1.4, 224, 1000);
+  expect_all_layers_match(spec, synthetic_weights(spec, 12), 3);
+}
+
+TEST(CustomLayers, Resolution244Batch3) {
+  MBV2_SKIP_WITHOUT_GPU();
+  const ModelSpec spec = mobilenet_v2(1.0, 244, 1000);
+  expect_all_layers_match(spec, test::default_weights(), 3);
+}
+
+TEST(CustomLayers, Width035Resolution96Batch3) {
+  MBV2_SKIP_WITHOUT_GPU();
+  const ModelSpec spec = mobilenet_v2(0.35, 96, 1000);
+  expect_all_layers_match(spec, synthetic_weights(spec, 13), 3);
+}
+
+// ---------------------------------------------------------------------------
+// Hand-built awkward shapes
+
+TEST(CustomLayers, AwkwardShapes) {
+  MBV2_SKIP_WITHOUT_GPU();
+  for (int batch : {1, 3}) {
+    for (const Layer& l : awkward_layers()) {
+      SCOPED_TRACE(l.describe() + " batch " + std::to_string(batch));
+      expect_hand_layer_matches(l, batch);
+    }
+  }
+  // The classifier through the GEMM path (batch > 8), aligned and unaligned K.
+  expect_hand_layer_matches(linear_layer(13, 27), 11);
+  expect_hand_layer_matches(linear_layer(64, 27), 11);
+}
+
+// ---------------------------------------------------------------------------
+// Sanitizer suite: every kernel variant once, small sizes, still checked for correctness.
+
+TEST(CustomSanitize, EveryLayerKernelOnce) {
+  MBV2_SKIP_WITHOUT_GPU();
+  const ModelSpec spec = mobilenet_v2(0.35, 32, 10);
+  const ModelWeights weights = synthetic_weights(spec, 21);
+  expect_all_layers_match(spec, weights, 2);   // GEMV classifier
+  expect_all_layers_match(spec, weights, 9);   // GEMM classifier
+  CustomOptions split;
+  split.pw_splitk = 3;
+  split.pw_tile = "32x32";
+  expect_all_layers_match(spec, weights, 2, split);  // split-K fix-up
+  for (const Layer& l : awkward_layers()) {
+    SCOPED_TRACE(l.describe());
+    expect_hand_layer_matches(l, 2);
+  }
+}
+
+TEST(CustomSanitize, ForwardFusedAndUnfusedOnce) {
+  MBV2_SKIP_WITHOUT_GPU();
+  const ModelSpec spec = mobilenet_v2(0.35, 32, 10);
+  const ModelWeights weights = synthetic_weights(spec, 22);
+  for (int batch : {2, 9}) {
+    const HostTensor in = random_tensor(spec.input_shape(batch), Layout::kNHWC, 23);
+    const ReferenceRun ref = reference_forward(spec, weights, in);
+    for (int variant = 0; variant < 4; ++variant) {
+      CustomOptions o;
+      o.fusion = variant & 1;
+      o.pdl = variant & 2;
+      if (variant == 3) o.pw_splitk = 3;  // fused kernel with split-K
+      SCOPED_TRACE("batch " + std::to_string(batch) + " " + o.str());
+      std::unique_ptr<Backend> backend = prepared(spec, weights, batch, o);
+      CudaStream stream;
+      DeviceBuffer<float> d_in = upload(in), d_logits(size_t(batch) * spec.num_classes);
+      fill_nan(d_logits.get(), d_logits.size(), stream.get());
+      backend->forward(d_in.get(), d_logits.get(), stream.get());
+      stream.synchronize();
+      const std::vector<float> out = d_logits.download();
+      const Agreement a = compare(out.data(), ref.logits_f64.data(), out.size(),
+                                  network_tolerance(Precision::kFP32));
+      EXPECT_TRUE(a.pass) << a.reason << " [" << backend->describe_forward() << "]";
+    }
+  }
+}
+
+}  // namespace
+}  // namespace mbv2
