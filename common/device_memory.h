@@ -37,7 +37,11 @@ class DeviceBuffer {
     reset();
     if (count == 0) return;
     void* p = nullptr;
-    MBV2_CUDA_CHECK(cudaMalloc(&p, count * sizeof(T)));
+    const cudaError_t err = cudaMalloc(&p, count * sizeof(T));
+    if (err != cudaSuccess) {
+      cudaGetLastError();  // an allocation failure must not surface later at a launch check
+      detail::throw_cuda_error(err, "cudaMalloc", __FILE__, __LINE__);
+    }
     ptr_ = static_cast<T*>(p);
     count_ = count;
   }

@@ -34,11 +34,10 @@ build() {
   local gen=(); command -v ninja >/dev/null && gen=(-G Ninja)
   cmake -S . -B "$BUILD" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release && cmake --build "$BUILD" -j "$(nproc)"
 }
-tests() { ctest --test-dir "$BUILD" --output-on-failure -j 4 --timeout 900; }
+tests() { ctest --test-dir "$BUILD" --output-on-failure -j 4 --timeout 900 ${MBV2_CTEST_ARGS:-}; }
 sanitize() {
   local rc=0 exe
-  for exe in "$BUILD"/tests/test_custom_*; do
-    [[ -x $exe ]] || continue
+  for exe in "$BUILD"/tests/test_custom_layers; do
     for tool in memcheck racecheck; do
       echo "--- compute-sanitizer --tool $tool $exe --gtest_filter=CustomSanitize.*"
       compute-sanitizer --tool "$tool" --error-exitcode 1 "$exe" --gtest_filter='CustomSanitize.*' || rc=1
@@ -46,16 +45,27 @@ sanitize() {
   done
   return $rc
 }
+# End-to-end timings of the custom backend under each forward() option (fusion, PDL).
+experiments() {
+  local f p
+  for f in 0 1; do for p in 0 1; do
+    echo "--- MBV2_CUSTOM_FUSION=$f MBV2_CUSTOM_PDL=$p"
+    MBV2_CUSTOM_FUSION=$f MBV2_CUSTOM_PDL=$p "$BUILD/bench/mbv2_bench" --backends=custom \
+      --l2=none --modes=graph --batches="${MBV2_EXP_BATCHES:-1,256}" --report="$OUT/logs/exp-f$f-p$p.json" \
+      | grep -E '^\| +[0-9]+ \| graph'
+  done; done
+}
 bench_run() {  # bench_run <report path> [args]
   local report=$1; shift
   /usr/bin/time -v "$BUILD/bench/mbv2_bench" --report="$report" "$@"
 }
 
-export -f build tests sanitize bench_run
+export -f build tests sanitize bench_run experiments
 export BUILD OUT
 step build build
 step bench bench_run "$OUT/report1.json" "$@"
 step bench2 bench_run "$OUT/report2.json" "$@"
+step experiments experiments
 step test tests
 step sanitize sanitize
 if [[ -f $OUT/report1.json && -f $OUT/report2.json ]]; then
@@ -68,6 +78,6 @@ tar -C "$OUT" -czf "$OUT/logs.tgz" logs
 echo
 echo "| step | exit | seconds |"
 echo "|---|---|---|"
-for s in build bench bench2 compare test sanitize; do
+for s in build bench bench2 compare experiments test sanitize; do
   [[ -n ${status[$s]+x} ]] && echo "| $s | ${status[$s]} | ${seconds[$s]} |"
 done
