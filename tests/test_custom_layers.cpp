@@ -176,17 +176,18 @@ TEST(CustomBackendApi, OptionsFromEnvironmentRejectBadValues) {
   ::setenv("MBV2_CUSTOM_PW_TILE", "64x32", 1);
   ::setenv("MBV2_CUSTOM_FUSION", "maybe", 1);
   EXPECT_THROW(CustomOptions::from_env(), InputError);
-  ::setenv("MBV2_CUSTOM_FUSION", "0", 1);
+  ::setenv("MBV2_CUSTOM_FUSION", "1", 1);
   ::setenv("MBV2_CUSTOM_PW_SPLITK", "3", 1);
   const CustomOptions o = CustomOptions::from_env();
-  EXPECT_FALSE(o.fusion);
+  EXPECT_TRUE(o.fusion);
   EXPECT_EQ(o.pw_tile, "64x32");
   EXPECT_EQ(o.pw_splitk, 3);
   ::unsetenv("MBV2_CUSTOM_PW_TILE");
   ::unsetenv("MBV2_CUSTOM_FUSION");
   ::unsetenv("MBV2_CUSTOM_PW_SPLITK");
   const CustomOptions d = CustomOptions::from_env();
-  EXPECT_TRUE(d.fusion);
+  EXPECT_EQ(d.fusion, CustomOptions().fusion);
+  EXPECT_EQ(d.pdl, CustomOptions().pdl);
   EXPECT_TRUE(d.pw_tile.empty());
 }
 
