@@ -41,6 +41,30 @@ TEST_P(CudnnRepeat, EveryForwardCallMatchesTheGoldenLogits) {
   }
 }
 
+TEST_P(CudnnRepeat, EveryForwardCallOnRandomInputMatchesTheReference) {
+  // Uniform [-1, 1] noise instead of a photo: the same case the graph-replay test uses.
+  MBV2_SKIP_WITHOUT_GPU();
+  const ModelSpec& spec = test::default_spec();
+  const BackendRegistry registry = builtin_backends();
+  std::unique_ptr<Backend> be = registry.find(GetParam())->create();
+  be->prepare(spec, test::default_weights(), {1, Precision::kFP32});
+  const HostTensor x = random_tensor(spec.input_shape(1), Layout::kNCHW, 77);
+  const ReferenceRun ref = reference_forward(spec, test::default_weights(), x);
+  DeviceBuffer<float> dx(x.data.size()), logits(1000);
+  dx.upload(to_layout(x, be->layout()).data);
+  CudaStream stream;
+  for (int call = 0; call < 4; ++call) {
+    fill_nan(logits.get(), logits.size(), stream.get());
+    be->forward(dx.get(), logits.get(), stream.get());
+    stream.synchronize();
+    const std::vector<float> out = logits.download();
+    const Agreement a =
+        compare(out.data(), ref.logits_f64.data(), 1000, network_tolerance(Precision::kFP32));
+    std::printf("[ forward  ] %s random call %d: rel-L2 %.3g\n", GetParam().c_str(), call, a.rel_l2);
+    EXPECT_TRUE(a.pass) << "call " << call << ": " << a.reason;
+  }
+}
+
 TEST_P(CudnnRepeat, EveryRunLayerCallMatchesTheReference) {
   MBV2_SKIP_WITHOUT_GPU();
   const ModelSpec& spec = test::default_spec();
