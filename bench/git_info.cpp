@@ -4,6 +4,8 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
+#include <string>
 
 namespace mbv2 {
 
@@ -36,6 +38,12 @@ bool run_command(const std::string& command, std::string* out) {
 GitInfo read_git_info(const std::string& source_dir) {
   GitInfo g;
   g.sha = "unknown";
+  // A copy of the tree without .git (e.g. shipped to a GPU machine) can be told its commit.
+  if (const char* sha = std::getenv("MBV2_GIT_SHA"); sha && *sha) {
+    g.sha = sha;
+    const char* dirty = std::getenv("MBV2_GIT_DIRTY");
+    g.dirty = dirty && std::string(dirty) == "1";
+  }
   if (source_dir.empty()) return g;
   const std::string git = "git -C " + shell_quote(source_dir) + " ";
   std::string out;

@@ -66,6 +66,7 @@ step build build
 step bench bench_run "$OUT/report1.json" "$@"
 step bench2 bench_run "$OUT/report2.json" "$@"
 step experiments experiments
+step pytorch python3 tools/pytorch_baseline.py --json "$OUT/logs/pytorch.json"
 step test tests
 step sanitize sanitize
 if [[ -f $OUT/report1.json && -f $OUT/report2.json ]]; then
@@ -78,6 +79,6 @@ tar -C "$OUT" -czf "$OUT/logs.tgz" logs
 echo
 echo "| step | exit | seconds |"
 echo "|---|---|---|"
-for s in build bench bench2 compare experiments test sanitize; do
+for s in build bench bench2 compare experiments pytorch test sanitize; do
   [[ -n ${status[$s]+x} ]] && echo "| $s | ${status[$s]} | ${seconds[$s]} |"
 done
