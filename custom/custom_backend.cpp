@@ -163,6 +163,7 @@ class CustomBackend final : public Backend {
   custom::PlanContext plan_context() const {
     custom::PlanContext ctx;
     ctx.sm_count = sm_count_;
+    ctx.force_kernel = options_.pw_kernel;
     ctx.force_tile = options_.pw_tile;
     ctx.force_splits = options_.pw_splitk;
     return ctx;

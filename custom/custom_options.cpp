@@ -30,11 +30,22 @@ CustomOptions CustomOptions::from_env() {
   CustomOptions o;
   o.fusion = env_flag("MBV2_CUSTOM_FUSION", o.fusion);
   o.pdl = env_flag("MBV2_CUSTOM_PDL", o.pdl);
+  if (const char* k = env("MBV2_CUSTOM_PW_KERNEL")) {
+    const std::string v(k);
+    if (v == "v1" || v == "1")
+      o.pw_kernel = 1;
+    else if (v == "v2" || v == "2")
+      o.pw_kernel = 2;
+    else if (v == "auto" || v == "0")
+      o.pw_kernel = 0;
+    else
+      throw InputError("MBV2_CUSTOM_PW_KERNEL='" + v + "': expected v1, v2 or auto");
+  }
   if (const char* t = env("MBV2_CUSTOM_PW_TILE")) {
     o.pw_tile = t;
     if (o.pw_tile != "auto" && custom::find_tile(o.pw_tile) < 0)
-      throw InputError("MBV2_CUSTOM_PW_TILE='" + o.pw_tile +
-                       "': expected one of 128x128 128x64 64x128 64x64 128x32 64x32 32x64 32x32");
+      throw InputError("MBV2_CUSTOM_PW_TILE='" + o.pw_tile + "': expected auto or one of " +
+                       custom::tile_names());
     if (o.pw_tile == "auto") o.pw_tile.clear();
   }
   if (const char* s = env("MBV2_CUSTOM_PW_SPLITK")) {
@@ -50,6 +61,7 @@ CustomOptions CustomOptions::from_env() {
 std::string CustomOptions::str() const {
   std::ostringstream s;
   s << "fusion=" << (fusion ? 1 : 0) << " pdl=" << (pdl ? 1 : 0)
+    << " pw_kernel=" << (pw_kernel ? "v" + std::to_string(pw_kernel) : std::string("auto"))
     << " pw_tile=" << (pw_tile.empty() ? "auto" : pw_tile)
     << " pw_splitk=" << (pw_splitk ? std::to_string(pw_splitk) : std::string("auto"));
   return s.str();

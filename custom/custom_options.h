@@ -4,9 +4,18 @@
 //
 //   MBV2_CUSTOM_FUSION=0|1      forward(): fuse depthwise+project and pool+classifier (default 0)
 //   MBV2_CUSTOM_PDL=0|1         forward(): programmatic dependent launch between kernels (default 1)
+//   MBV2_CUSTOM_PW_KERNEL=v2    GEMM main loop for pointwise / linear layers: v1 (BK 8,
+//                               register staged), v2 (cp.async 4-stage pipeline, needs K % 4
+//                               == 0; v1 otherwise) or auto (planner, default)
 //   MBV2_CUSTOM_PW_TILE=128x64  force one GEMM tile for every pointwise / linear / fused layer
-//                               (128x128 128x64 64x128 64x64 128x32 64x32 32x64 32x32)
+//                               (128x128 128x64 64x128 64x64 128x32 64x32 32x64 32x32 256x32
+//                               256x24 128x24 128x96 64x96 128x80 64x80 128x48; fused layers
+//                               fall back to 128x64 for tiles the fused kernel lacks)
 //   MBV2_CUSTOM_PW_SPLITK=N     force split-K factor N (clamped to what K allows; 0 = planner)
+//
+// Versions:
+//   v1  fusion, pdl, pw_tile, pw_splitk.
+//   v2  pw_kernel; 8 more tiles.
 #pragma once
 
 #include <memory>
@@ -19,12 +28,13 @@ namespace mbv2 {
 struct CustomOptions {
   bool fusion = false;  // measured on the H100: the v1 fused dw+project kernel loses (NOTES.md)
   bool pdl = true;      // measured on the H100: -9 µs at batch 1, neutral at 256
+  int pw_kernel = 0;    ///< 0: the planner chooses; 1 / 2: only the v1 / v2 GEMM main loop
   std::string pw_tile;  ///< empty: the planner chooses
   int pw_splitk = 0;    ///< 0: the planner chooses
 
   /// Reads the MBV2_CUSTOM_* variables; throws InputError naming a bad value.
   static CustomOptions from_env();
-  /// "fusion=1 pdl=0 pw_tile=auto pw_splitk=auto"
+  /// "fusion=1 pdl=0 pw_kernel=auto pw_tile=auto pw_splitk=auto"
   std::string str() const;
 };
 

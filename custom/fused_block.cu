@@ -14,6 +14,8 @@
 //       coordinates are computed once) and takes every (T/BM)-th float4 channel quad;
 //       pairs of threads share a pixel, so a warp reads 16 pixels x 32 contiguous bytes
 //       (whole sectors) per tap and writes 32 distinct shared-memory banks.
+//   v1.1 Instantiated only for the tiles with fused_ok() (whole thread pairs per pixel);
+//       the v2 tile table's other tiles throw if a plan ever names them.
 #include "custom/fused_block.h"
 
 #include "common/util.h"
@@ -147,6 +149,14 @@ template <class S>
 struct LaunchDwProject {
   static void run(const GemmPlan& plan, const DwProjectParams& params, cudaStream_t stream,
                   bool pdl) {
+    if constexpr (!S::kFusedOk) {
+      throw std::logic_error("dw+project: tile " + tile_name(plan.tile) + " is not fusable");
+    } else {
+      run_fused(plan, params, stream, pdl);
+    }
+  }
+  static void run_fused(const GemmPlan& plan, const DwProjectParams& params, cudaStream_t stream,
+                        bool pdl) {
     const dim3 grid(unsigned(plan.tiles_m), unsigned(plan.tiles_n), unsigned(plan.splits));
     if (plan.splits > 1)
       launch_kernel(dw_project_kernel<S, true>, grid, dim3(S::kThreads), 0, stream, pdl, params);
@@ -166,6 +176,8 @@ void launch_dw_project(const GemmPlan& plan, const DwProjectArgs& a, cudaStream_
     throw InputError("dw+project: null pointer");
   if (!dw_project_fusable(a)) throw std::logic_error("dw+project: shape or pointers not fusable");
   const int64_t m = int64_t(a.n) * a.oh * a.ow;
+  if (plan.tile < 0 || plan.tile >= kGemmTileCount || !kGemmTiles[plan.tile].fused_ok())
+    throw std::logic_error("dw+project: plan names no fusable tile");
   const GemmTile& t = kGemmTiles[plan.tile];
   const int kc = fused_chunk_channels(t.bm, t.bn);
   if (plan.granule != kc || plan.tiles_m != ceil_div<int64_t>(m, t.bm) ||

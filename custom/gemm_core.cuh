@@ -2,6 +2,14 @@
 // depthwise+project kernel (fused_block.cu): the thread-tile geometry, the shared-memory
 // FMA step, the fused epilogue and the deterministic split-K fix-up.
 //
+// Versions:
+//   v1  TileShape, dispatch_tile over 8 tiles, fma_step (k-major A), store_tile,
+//       splitk_fixup (one partial per round).
+//   v2  16 tiles; store_tile takes the row mapping (v1 fragments or the v2 kernel's
+//       interleaved rows m = i * kThreadsM + ty); splitk_fixup re-reads up to 8 float4 per
+//       thread per round (2 partials at once for the 4x4 tiles), halving the batch-1
+//       fix-up's L2 round trips there.
+//
 // Geometry: a block owns BM x BN outputs; thread (ty, tx) owns TM x TN of them as
 // (TM/4) x (TN/4) fragments of 4x4. Fragment rows are fi * (BM / (TM/4)) + ty * 4 + e, so a
 // warp's float4 reads of a k-row of A or B hit consecutive 16-byte words (no bank
@@ -37,9 +45,11 @@ struct TileShape {
   static_assert(BM % TM == 0 && BN % TN == 0, "the block tile must split into thread tiles");
   static_assert(BM % 8 == 0, "the +4 row pad is conflict-free only when BM % 8 == 0");
   static_assert(kThreads % 32 == 0, "blocks are whole warps");
+  /// The fused dw+project producer needs pairs of threads per pixel (gemm_plan.h fused_ok).
+  static constexpr bool kFusedOk = kThreads % (2 * BM) == 0;
 };
 
-/// Instantiates `Body<Shape>` for tile index `tile` of kGemmTiles.
+/// Instantiates `Body<Shape>` for tile index `tile` of kGemmTiles (same order).
 template <template <class> class Body, typename... Args>
 void dispatch_tile(int tile, Args&&... args) {
   switch (tile) {
@@ -51,6 +61,14 @@ void dispatch_tile(int tile, Args&&... args) {
     case 5: Body<TileShape<64, 32, 4, 4>>::run(std::forward<Args>(args)...); break;
     case 6: Body<TileShape<32, 64, 4, 4>>::run(std::forward<Args>(args)...); break;
     case 7: Body<TileShape<32, 32, 4, 4>>::run(std::forward<Args>(args)...); break;
+    case 8: Body<TileShape<256, 32, 8, 4>>::run(std::forward<Args>(args)...); break;
+    case 9: Body<TileShape<256, 24, 8, 4>>::run(std::forward<Args>(args)...); break;
+    case 10: Body<TileShape<128, 24, 4, 4>>::run(std::forward<Args>(args)...); break;
+    case 11: Body<TileShape<128, 96, 8, 8>>::run(std::forward<Args>(args)...); break;
+    case 12: Body<TileShape<64, 96, 4, 8>>::run(std::forward<Args>(args)...); break;
+    case 13: Body<TileShape<128, 80, 8, 8>>::run(std::forward<Args>(args)...); break;
+    case 14: Body<TileShape<64, 80, 4, 8>>::run(std::forward<Args>(args)...); break;
+    case 15: Body<TileShape<128, 48, 8, 4>>::run(std::forward<Args>(args)...); break;
     default: throw std::logic_error("dispatch_tile: bad tile index");
   }
 }
@@ -124,9 +142,11 @@ __device__ __forceinline__ bool splitk_fixup(float (&acc)[S::kTM][S::kTN], const
   __threadfence();  // acquire: see every other block's partial
 
   // Re-read every partial, our own included, and add them in split order 0, 1, 2, ... so
-  // the sum does not depend on which block arrived last. Splits outer, quads inner: one
-  // round of kQuads independent float4 loads per split; acc is reused as the sum to keep
+  // the sum does not depend on which block arrived last. Rounds of kRound splits: all
+  // their loads (<= 8 float4 per thread, or one whole split for the big tiles) are issued
+  // before the adds, so a round costs one L2 latency; acc is reused as the sum to keep
   // register pressure at the main loop's level.
+  constexpr int kRound = kQuads >= 8 ? 1 : 8 / kQuads;
   const float4* base =
       reinterpret_cast<const float4*>(sk.workspace + size_t(tile_id) * sk.splits * kTileFloats);
 #pragma unroll
@@ -134,57 +154,83 @@ __device__ __forceinline__ bool splitk_fixup(float (&acc)[S::kTM][S::kTN], const
 #pragma unroll
     for (int j = 0; j < S::kTN; ++j) acc[i][j] = 0.0f;
 #pragma unroll 1
-  for (int s = 0; s < sk.splits; ++s) {
-    const float4* part = base + size_t(s) * (kTileFloats / 4);
+  for (int s0 = 0; s0 < sk.splits; s0 += kRound) {
+    if constexpr (kRound == 1) {
+      const float4* part = base + size_t(s0) * (kTileFloats / 4);
 #pragma unroll
-    for (int q = 0; q < kQuads; ++q) {
-      const int i = q / (S::kTN / 4), j = (q % (S::kTN / 4)) * 4;
-      const float4 v = __ldcg(part + size_t(q) * S::kThreads + tid);
-      acc[i][j] += v.x, acc[i][j + 1] += v.y, acc[i][j + 2] += v.z, acc[i][j + 3] += v.w;
-      // At most 8 loads in flight: keeps the 8x8 tile (64 accumulators) within 128 registers.
-      if (q % 8 == 7) asm volatile("" ::: "memory");
+      for (int q = 0; q < kQuads; ++q) {
+        const int i = q / (S::kTN / 4), j = (q % (S::kTN / 4)) * 4;
+        const float4 v = __ldcg(part + size_t(q) * S::kThreads + tid);
+        acc[i][j] += v.x, acc[i][j + 1] += v.y, acc[i][j + 2] += v.z, acc[i][j + 3] += v.w;
+        // At most 8 loads in flight: keeps the 8x8 tile (64 accumulators) within 128 registers.
+        if (q % 8 == 7) asm volatile("" ::: "memory");
+      }
+    } else {
+      float4 v[kRound][kQuads];
+#pragma unroll
+      for (int r = 0; r < kRound; ++r) {
+        const float4* part = base + size_t(s0 + r) * (kTileFloats / 4);
+#pragma unroll
+        for (int q = 0; q < kQuads; ++q)
+          v[r][q] = s0 + r < sk.splits ? __ldcg(part + size_t(q) * S::kThreads + tid)
+                                       : make_float4(0.f, 0.f, 0.f, 0.f);
+      }
+#pragma unroll
+      for (int r = 0; r < kRound; ++r)
+#pragma unroll
+        for (int q = 0; q < kQuads; ++q) {
+          const int i = q / (S::kTN / 4), j = (q % (S::kTN / 4)) * 4;
+          acc[i][j] += v[r][q].x, acc[i][j + 1] += v[r][q].y;
+          acc[i][j + 2] += v[r][q].z, acc[i][j + 3] += v[r][q].w;
+        }
     }
   }
   if (tid == 0) sk.counters[tile_id] = 0;  // ready for the next launch (graph replays)
   return true;
 }
 
+/// Output row (within the block tile) of register row i of thread row ty: v1 kernels keep
+/// 4-row fragments (fi * kFragStrideM + ty * 4 + e, for float4 reads of k-major A); the v2
+/// kernel interleaves rows (i * kThreadsM + ty) so that a warp's reads of m-major A hit
+/// consecutive rows (kRowsInterleaved).
+template <class S, bool kRowsInterleaved>
+__device__ __forceinline__ int tile_row(int i, int ty) {
+  if constexpr (kRowsInterleaved) return i * S::kThreadsM + ty;
+  return (i / 4) * S::kFragStrideM + ty * 4 + (i % 4);
+}
+
 /// Stores a finished tile with bias, optional ReLU6 and optional residual.
-template <class S>
+template <class S, bool kRowsInterleaved = false>
 __device__ __forceinline__ void store_tile(const float (&acc)[S::kTM][S::kTN], int m0, int n0,
                                            int tx, int ty, const EpilogueParams& ep) {
 #pragma unroll
-  for (int fi = 0; fi < S::kFragM; ++fi) {
+  for (int i = 0; i < S::kTM; ++i) {
+    const int m = m0 + tile_row<S, kRowsInterleaved>(i, ty);
+    if (m >= ep.M) continue;
+    const size_t row = size_t(m) * size_t(ep.N);
 #pragma unroll
-    for (int e = 0; e < 4; ++e) {
-      const int i = fi * 4 + e;
-      const int m = m0 + fi * S::kFragStrideM + ty * 4 + e;
-      if (m >= ep.M) continue;
-      const size_t row = size_t(m) * size_t(ep.N);
+    for (int fj = 0; fj < S::kFragN; ++fj) {
+      const int n = n0 + fj * S::kFragStrideN + tx * 4;
+      const int j = fj * 4;
+      if (ep.vec) {
+        if (n >= ep.N) continue;  // N % 4 == 0: the float4 is wholly in or out
+        const float4 b = __ldg(reinterpret_cast<const float4*>(ep.bias + n));
+        float4 v = make_float4(acc[i][j] + b.x, acc[i][j + 1] + b.y, acc[i][j + 2] + b.z,
+                               acc[i][j + 3] + b.w);
+        if (ep.relu6) v = make_float4(relu6(v.x), relu6(v.y), relu6(v.z), relu6(v.w));
+        if (ep.residual) {
+          const float4 r = __ldg(reinterpret_cast<const float4*>(ep.residual + row + n));
+          v.x += r.x, v.y += r.y, v.z += r.z, v.w += r.w;
+        }
+        *reinterpret_cast<float4*>(ep.out + row + n) = v;
+      } else {
 #pragma unroll
-      for (int fj = 0; fj < S::kFragN; ++fj) {
-        const int n = n0 + fj * S::kFragStrideN + tx * 4;
-        const int j = fj * 4;
-        if (ep.vec) {
-          if (n >= ep.N) continue;  // N % 4 == 0: the float4 is wholly in or out
-          const float4 b = __ldg(reinterpret_cast<const float4*>(ep.bias + n));
-          float4 v = make_float4(acc[i][j] + b.x, acc[i][j + 1] + b.y, acc[i][j + 2] + b.z,
-                                 acc[i][j + 3] + b.w);
-          if (ep.relu6) v = make_float4(relu6(v.x), relu6(v.y), relu6(v.z), relu6(v.w));
-          if (ep.residual) {
-            const float4 r = __ldg(reinterpret_cast<const float4*>(ep.residual + row + n));
-            v.x += r.x, v.y += r.y, v.z += r.z, v.w += r.w;
-          }
-          *reinterpret_cast<float4*>(ep.out + row + n) = v;
-        } else {
-#pragma unroll
-          for (int f = 0; f < 4; ++f) {
-            if (n + f >= ep.N) continue;
-            float v = acc[i][j + f] + __ldg(ep.bias + n + f);
-            if (ep.relu6) v = relu6(v);
-            if (ep.residual) v += __ldg(ep.residual + row + n + f);
-            ep.out[row + n + f] = v;
-          }
+        for (int f = 0; f < 4; ++f) {
+          if (n + f >= ep.N) continue;
+          float v = acc[i][j + f] + __ldg(ep.bias + n + f);
+          if (ep.relu6) v = relu6(v);
+          if (ep.residual) v += __ldg(ep.residual + row + n + f);
+          ep.out[row + n + f] = v;
         }
       }
     }

@@ -58,7 +58,9 @@ GemmPlanRequest gemm_request(const PlanContext& ctx, int64_t m, int n, int k, bo
   GemmPlanRequest r;
   r.m = m, r.n = n, r.k = k;
   r.residual = residual;
+  r.vector_a = k % 4 == 0;
   r.sm_count = ctx.sm_count;
+  r.force_kernel = ctx.force_kernel;
   r.force_tile = ctx.force_tile;
   r.force_splits = ctx.force_splits;
   return r;
@@ -148,6 +150,7 @@ LayerKernel prepare_layer_kernel(const Layer& l, const LayerWeights& lw, const R
       case LayerOp::kPointwise: {
         s.gemm = plan_gemm(gemm_request(ctx, int64_t(batch) * l.out_h * l.out_w, l.out_c,
                                                 l.in_c, l.has_residual()));
+        configure_pointwise(s.gemm);
         s.w = to_device(pack_weights_kn(lw.weight, l.out_c, l.in_c));
         s.b = to_device(pad_bias(lw.bias, l.out_c));
         s.kernel = "pw_gemm<" + s.gemm.str() + "> " + epilogue_str(l);
@@ -177,6 +180,7 @@ LayerKernel prepare_layer_kernel(const Layer& l, const LayerWeights& lw, const R
         break;
       case LayerOp::kLinearGemm:
         s.gemm = plan_gemm(gemm_request(ctx, batch, l.out_c, l.in_c, false));
+        configure_pointwise(s.gemm);
         s.w = to_device(pack_weights_kn(lw.weight, l.out_c, l.in_c));
         s.b = to_device(pad_bias(lw.bias, l.out_c));
         s.kernel = "linear_gemm<" + s.gemm.str() + "> +bias";

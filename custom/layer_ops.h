@@ -25,10 +25,13 @@ Support classify_layer(const Layer& layer, const RunConfig& config, LayerOp* op)
 /// What the planner may be told from outside (device size, forced tiles).
 struct PlanContext {
   int sm_count = 132;
+  int force_kernel = 0;  ///< 1 / 2: only the v1 / v2 GEMM main loop
   std::string force_tile;
   int force_splits = 0;
 };
 
+/// A plain GEMM request (v2 allowed when K % 4 == 0: device buffers are 16-byte aligned;
+/// an unaligned A at launch time runs the v1 kernel on the same plan).
 GemmPlanRequest gemm_request(const PlanContext& ctx, int64_t m, int n, int k, bool residual);
 
 /// A prepared layer: plan, packed weights on the device, and what describe() reports.

@@ -33,7 +33,12 @@ struct PointwiseArgs {
 /// Whether A can be read with float4 loads (K % 4 == 0 and a 16-byte aligned base).
 bool pointwise_vector_a(const PointwiseArgs& args);
 
-/// out = act(A * W^T + bias) + residual, tile and split-K from `plan` (plan_gemm()).
+/// Raises the v2 kernel's shared-memory limit for this plan (no-op for v1 plans). Call in
+/// prepare, outside graph capture; launch_pointwise() does it too on first use.
+void configure_pointwise(const GemmPlan& plan);
+
+/// out = act(A * W^T + bias) + residual, kernel, tile and split-K from `plan` (plan_gemm());
+/// a v2 plan runs the v1 kernel when A is not 16-byte aligned.
 void launch_pointwise(const GemmPlan& plan, const PointwiseArgs& args, cudaStream_t stream,
                       bool pdl = false);
 

@@ -14,6 +14,10 @@ mbv2_need libbenchmark-dev /usr/include/benchmark/benchmark.h
 mbv2_need nlohmann-json3-dev /usr/include/nlohmann/json.hpp
 mbv2_need libpng-dev /usr/include/png.h
 mbv2_need libjpeg-dev /usr/include/jpeglib.h
+# The plot tests (reports/plot_report.py) run with Debian's matplotlib under /usr/bin/python3.
+if ! /usr/bin/python3 -c 'import matplotlib, numpy' >/dev/null 2>&1; then
+  mbv2_missing+=(python3-matplotlib python3-numpy)
+fi
 if ! command -v ninja >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [[ $(id -u) == 0 ]]; then
   mbv2_missing+=(ninja-build)  # optional: make works too
 fi

@@ -18,59 +18,53 @@
 namespace mbv2 {
 namespace {
 
+// Runs forward() `calls` times on `x` and checks every call against `expected` logits.
+void expect_every_forward_call(Backend& be, const HostTensor& x, const double* expected,
+                               const char* what) {
+  const int classes = test::default_spec().num_classes;
+  DeviceBuffer<float> dx(x.data.size()), logits(size_t(x.shape.n) * classes);
+  dx.upload(to_layout(x, be.layout()).data);
+  CudaStream stream;
+  for (int call = 0; call < 4; ++call) {
+    fill_nan(logits.get(), logits.size(), stream.get());
+    be.forward(dx.get(), logits.get(), stream.get());
+    stream.synchronize();
+    const std::vector<float> out = logits.download();
+    const Agreement a = compare(out.data(), expected, out.size(), network_tolerance(Precision::kFP32));
+    std::printf("[ forward  ] %s %s call %d: rel-L2 %.3g\n", be.name().c_str(), what, call, a.rel_l2);
+    EXPECT_TRUE(a.pass) << what << " call " << call << ": " << a.reason;
+  }
+}
+
+std::unique_ptr<Backend> prepared_backend(const std::string& name) {
+  std::unique_ptr<Backend> be = builtin_backends().find(name)->create();
+  be->prepare(test::default_spec(), test::default_weights(), {1, Precision::kFP32});
+  return be;
+}
+
 class CudnnRepeat : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(CudnnRepeat, EveryForwardCallMatchesTheGoldenLogits) {
   MBV2_SKIP_WITHOUT_GPU();
-  const BackendRegistry registry = builtin_backends();
-  std::unique_ptr<Backend> be = registry.find(GetParam())->create();
-  be->prepare(test::default_spec(), test::default_weights(), {1, Precision::kFP32});
+  const std::unique_ptr<Backend> be = prepared_backend(GetParam());
   const HostTensor x = read_npy_tensor(test::data_path("coffee_input.npy"), {1, 3, 224, 224});
   const NpyArray golden = read_npy(test::data_path("coffee_logits_f64.npy"));
-  DeviceBuffer<float> dx(x.data.size()), logits(1000);
-  dx.upload(to_layout(x, be->layout()).data);
-  CudaStream stream;
-  for (int call = 0; call < 4; ++call) {
-    fill_nan(logits.get(), logits.size(), stream.get());
-    be->forward(dx.get(), logits.get(), stream.get());
-    stream.synchronize();
-    const std::vector<float> out = logits.download();
-    const Agreement a = compare(out.data(), golden.values.data(), 1000, network_tolerance(Precision::kFP32));
-    std::printf("[ forward  ] %s call %d: rel-L2 %.3g\n", GetParam().c_str(), call, a.rel_l2);
-    EXPECT_TRUE(a.pass) << "call " << call << ": " << a.reason;
-  }
+  expect_every_forward_call(*be, x, golden.values.data(), "coffee");
 }
 
 TEST_P(CudnnRepeat, EveryForwardCallOnRandomInputMatchesTheReference) {
-  // Uniform [-1, 1] noise instead of a photo: the same case the graph-replay test uses.
+  // Uniform [-1, 1] noise instead of a photo: the case the graph-replay test uses.
   MBV2_SKIP_WITHOUT_GPU();
-  const ModelSpec& spec = test::default_spec();
-  const BackendRegistry registry = builtin_backends();
-  std::unique_ptr<Backend> be = registry.find(GetParam())->create();
-  be->prepare(spec, test::default_weights(), {1, Precision::kFP32});
-  const HostTensor x = random_tensor(spec.input_shape(1), Layout::kNCHW, 77);
-  const ReferenceRun ref = reference_forward(spec, test::default_weights(), x);
-  DeviceBuffer<float> dx(x.data.size()), logits(1000);
-  dx.upload(to_layout(x, be->layout()).data);
-  CudaStream stream;
-  for (int call = 0; call < 4; ++call) {
-    fill_nan(logits.get(), logits.size(), stream.get());
-    be->forward(dx.get(), logits.get(), stream.get());
-    stream.synchronize();
-    const std::vector<float> out = logits.download();
-    const Agreement a =
-        compare(out.data(), ref.logits_f64.data(), 1000, network_tolerance(Precision::kFP32));
-    std::printf("[ forward  ] %s random call %d: rel-L2 %.3g\n", GetParam().c_str(), call, a.rel_l2);
-    EXPECT_TRUE(a.pass) << "call " << call << ": " << a.reason;
-  }
+  const std::unique_ptr<Backend> be = prepared_backend(GetParam());
+  const HostTensor x = random_tensor(test::default_spec().input_shape(1), Layout::kNCHW, 77);
+  const ReferenceRun ref = reference_forward(test::default_spec(), test::default_weights(), x);
+  expect_every_forward_call(*be, x, ref.logits_f64.data(), "random");
 }
 
 TEST_P(CudnnRepeat, EveryRunLayerCallMatchesTheReference) {
   MBV2_SKIP_WITHOUT_GPU();
   const ModelSpec& spec = test::default_spec();
-  const BackendRegistry registry = builtin_backends();
-  std::unique_ptr<Backend> be = registry.find(GetParam())->create();
-  be->prepare(spec, test::default_weights(), {1, Precision::kFP32});
+  const std::unique_ptr<Backend> be = prepared_backend(GetParam());
   const HostTensor x = read_npy_tensor(test::data_path("coffee_input.npy"), {1, 3, 224, 224});
   const ReferenceRun ref = reference_forward(spec, test::default_weights(), x, true, be->layout());
   const HostTensor input = to_layout(x, be->layout());

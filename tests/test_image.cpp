@@ -69,7 +69,7 @@ TEST(Image, BadFilesGiveOneLineErrors) {
   };
   expect_error("/nonexistent/photo.png", "cannot open image");
   expect_error(test::data_path("imagenet_labels.txt"), "neither PNG nor JPEG");
-  const std::string tmp = (std::filesystem::temp_directory_path() / "mbv2_trunc.png").string();
+  const std::string tmp = test::temp_path("trunc.png");
   const auto png = read_file_bytes(test::data_path("coffee.png"), "image");
   write_file_bytes(tmp, png.data(), 2000);
   expect_error(tmp, "cannot decode PNG");

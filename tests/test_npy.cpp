@@ -5,8 +5,6 @@
 #include <cstring>
 #include <filesystem>
 
-#include <unistd.h>
-
 #include "common/file_io.h"
 #include "common/npy.h"
 #include "common/util.h"
@@ -15,13 +13,7 @@
 namespace mbv2 {
 namespace {
 
-// Unique per test and process: CTest runs the tests of this file in parallel.
-std::string temp_path(const std::string& name) {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  return (std::filesystem::temp_directory_path() /
-          (std::string(info->name()) + "_" + std::to_string(::getpid()) + "_" + name))
-      .string();
-}
+using test::temp_path;
 
 std::vector<uint8_t> npy_bytes(const std::string& header_dict, size_t data_bytes) {
   std::string h = header_dict;

@@ -9,6 +9,7 @@
 
 #include "common/safetensors.h"
 #include "common/util.h"
+#include "test_support.h"
 
 namespace mbv2 {
 namespace {
@@ -55,8 +56,7 @@ TEST(Safetensors, RoundTrip) {
 }
 
 TEST(Safetensors, FileRoundTripAndMissingFile) {
-  const std::string path =
-      (std::filesystem::temp_directory_path() / "mbv2_test_roundtrip.safetensors").string();
+  const std::string path = test::temp_path("roundtrip.safetensors");
   write_safetensors(path, {{"x", make_f32_tensor({3}, {1, 2, 3})}});
   EXPECT_EQ(read_safetensors(path).tensors.at("x").as_float("x"), (std::vector<float>{1, 2, 3}));
   std::remove(path.c_str());

@@ -14,6 +14,9 @@ namespace mbv2::test {
 /// Absolute path of a file under the project's data/ folder.
 std::string data_path(const std::string& name);
 
+/// A temp-file path unique to the running test and process (CTest runs tests in parallel).
+std::string temp_path(const std::string& name);
+
 /// The default model (width 1.0, 224, 1000 classes) and its real weights, loaded once.
 const ModelSpec& default_spec();
 const ModelWeights& default_weights();

@@ -8,8 +8,6 @@
 #include <filesystem>
 #include <set>
 
-#include <unistd.h>
-
 #include "common/metrics.h"
 #include "common/npy.h"
 #include "common/reference.h"
@@ -22,13 +20,7 @@
 namespace mbv2 {
 namespace {
 
-// Unique per test and process: CTest runs the tests of this file in parallel.
-std::string temp_path(const std::string& name) {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  return (std::filesystem::temp_directory_path() /
-          (std::string(info->name()) + "_" + std::to_string(::getpid()) + "_" + name))
-      .string();
-}
+using test::temp_path;
 
 // The real weights file as a list of tensors, for making broken variants of it.
 std::vector<std::pair<std::string, SafeTensor>> real_tensors() {
