@@ -233,6 +233,10 @@ class ConvSearch {
     // (the residual comes after ReLU6). Without a residual, z aliases y with alpha2 = 0.
     if (!(relu6_ && residual_)) {
       for (cudnnConvolutionFwdAlgo_t algo : algos) {
+        // cuDNN documents CUDNN_ACTIVATION_IDENTITY in this call for IMPLICIT_PRECOMP_GEMM
+        // only. Other algorithms return success and sometimes garbage: on the H200 an
+        // IMPLICIT_GEMM plan passed the search's check, then gave rel-L2 1.05 on a later call.
+        if (!relu6_ && algo != CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM) continue;
         const int64_t ws = legacy->workspace_bytes(h, algo);
         if (ws < 0 || ws > ctx_.limits.max_workspace_bytes) continue;
         void* wsp = ctx_.workspace(size_t(ws));

@@ -166,6 +166,7 @@ class CustomBackend final : public Backend {
     ctx.force_kernel = options_.pw_kernel;
     ctx.force_tile = options_.pw_tile;
     ctx.force_splits = options_.pw_splitk;
+    ctx.cluster = options_.pw_cluster;
     return ctx;
   }
 

@@ -30,6 +30,7 @@ CustomOptions CustomOptions::from_env() {
   CustomOptions o;
   o.fusion = env_flag("MBV2_CUSTOM_FUSION", o.fusion);
   o.pdl = env_flag("MBV2_CUSTOM_PDL", o.pdl);
+  o.pw_cluster = env_flag("MBV2_CUSTOM_PW_CLUSTER", o.pw_cluster);
   if (const char* k = env("MBV2_CUSTOM_PW_KERNEL")) {
     const std::string v(k);
     if (v == "v1" || v == "1")
@@ -63,7 +64,8 @@ std::string CustomOptions::str() const {
   s << "fusion=" << (fusion ? 1 : 0) << " pdl=" << (pdl ? 1 : 0)
     << " pw_kernel=" << (pw_kernel ? "v" + std::to_string(pw_kernel) : std::string("auto"))
     << " pw_tile=" << (pw_tile.empty() ? "auto" : pw_tile)
-    << " pw_splitk=" << (pw_splitk ? std::to_string(pw_splitk) : std::string("auto"));
+    << " pw_splitk=" << (pw_splitk ? std::to_string(pw_splitk) : std::string("auto"))
+    << " pw_cluster=" << (pw_cluster ? 1 : 0);
   return s.str();
 }
 

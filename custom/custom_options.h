@@ -12,10 +12,13 @@
 //                               256x24 128x24 128x96 64x96 128x80 64x80 128x48; fused layers
 //                               fall back to 128x64 for tiles the fused kernel lacks)
 //   MBV2_CUSTOM_PW_SPLITK=N     force split-K factor N (clamped to what K allows; 0 = planner)
+//   MBV2_CUSTOM_PW_CLUSTER=0|1  v2 split-K by 2..8 reduced in a thread-block cluster through
+//                               distributed shared memory (default 1); 0: global workspace
 //
 // Versions:
 //   v1  fusion, pdl, pw_tile, pw_splitk.
 //   v2  pw_kernel; 8 more tiles.
+//   v3  pw_cluster.
 #pragma once
 
 #include <memory>
@@ -31,10 +34,11 @@ struct CustomOptions {
   int pw_kernel = 0;    ///< 0: the planner chooses; 1 / 2: only the v1 / v2 GEMM main loop
   std::string pw_tile;  ///< empty: the planner chooses
   int pw_splitk = 0;    ///< 0: the planner chooses
+  bool pw_cluster = true;  ///< v2 split-K <= 8 reduced in a cluster (DSMEM), not through L2
 
   /// Reads the MBV2_CUSTOM_* variables; throws InputError naming a bad value.
   static CustomOptions from_env();
-  /// "fusion=1 pdl=0 pw_kernel=auto pw_tile=auto pw_splitk=auto"
+  /// "fusion=1 pdl=0 pw_kernel=auto pw_tile=auto pw_splitk=auto pw_cluster=1"
   std::string str() const;
 };
 

@@ -9,6 +9,8 @@
 //       interleaved rows m = i * kThreadsM + ty); splitk_fixup re-reads up to 8 float4 per
 //       thread per round (2 partials at once for the 4x4 tiles), halving the batch-1
 //       fix-up's L2 round trips there.
+//   v3  store_quad (one float4 of the epilogue); cluster_splitk_store: split-K partials
+//       added across a thread-block cluster through distributed shared memory.
 //
 // Geometry: a block owns BM x BN outputs; thread (ty, tx) owns TM x TN of them as
 // (TM/4) x (TN/4) fragments of 4x4. Fragment rows are fi * (BM / (TM/4)) + ty * 4 + e, so a
@@ -20,6 +22,8 @@
 // transposed in global memory ([K][ldb], ldb = N rounded up to 4, zero padded), so a
 // B tile is copied with float4 loads and stores.
 #pragma once
+
+#include <cooperative_groups.h>
 
 #include <stdexcept>
 
@@ -199,6 +203,34 @@ __device__ __forceinline__ int tile_row(int i, int ty) {
   return (i / 4) * S::kFragStrideM + ty * 4 + (i % 4);
 }
 
+/// Output m, columns n .. n + 3 of the epilogue: act(v + bias) + residual, stored as one
+/// float4 when ep.vec, else element by element (columns past N skipped).
+__device__ __forceinline__ void store_quad(float4 v, int m, int n, const EpilogueParams& ep) {
+  if (m >= ep.M) return;
+  const size_t row = size_t(m) * size_t(ep.N);
+  if (ep.vec) {
+    if (n >= ep.N) return;  // N % 4 == 0: the float4 is wholly in or out
+    const float4 b = __ldg(reinterpret_cast<const float4*>(ep.bias + n));
+    v.x += b.x, v.y += b.y, v.z += b.z, v.w += b.w;
+    if (ep.relu6) v = make_float4(relu6(v.x), relu6(v.y), relu6(v.z), relu6(v.w));
+    if (ep.residual) {
+      const float4 r = __ldg(reinterpret_cast<const float4*>(ep.residual + row + n));
+      v.x += r.x, v.y += r.y, v.z += r.z, v.w += r.w;
+    }
+    *reinterpret_cast<float4*>(ep.out + row + n) = v;
+    return;
+  }
+  const float e[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+  for (int f = 0; f < 4; ++f) {
+    if (n + f >= ep.N) continue;
+    float x = e[f] + __ldg(ep.bias + n + f);
+    if (ep.relu6) x = relu6(x);
+    if (ep.residual) x += __ldg(ep.residual + row + n + f);
+    ep.out[row + n + f] = x;
+  }
+}
+
 /// Stores a finished tile with bias, optional ReLU6 and optional residual.
 template <class S, bool kRowsInterleaved = false>
 __device__ __forceinline__ void store_tile(const float (&acc)[S::kTM][S::kTN], int m0, int n0,
@@ -206,35 +238,59 @@ __device__ __forceinline__ void store_tile(const float (&acc)[S::kTM][S::kTN], i
 #pragma unroll
   for (int i = 0; i < S::kTM; ++i) {
     const int m = m0 + tile_row<S, kRowsInterleaved>(i, ty);
-    if (m >= ep.M) continue;
-    const size_t row = size_t(m) * size_t(ep.N);
 #pragma unroll
     for (int fj = 0; fj < S::kFragN; ++fj) {
-      const int n = n0 + fj * S::kFragStrideN + tx * 4;
       const int j = fj * 4;
-      if (ep.vec) {
-        if (n >= ep.N) continue;  // N % 4 == 0: the float4 is wholly in or out
-        const float4 b = __ldg(reinterpret_cast<const float4*>(ep.bias + n));
-        float4 v = make_float4(acc[i][j] + b.x, acc[i][j + 1] + b.y, acc[i][j + 2] + b.z,
-                               acc[i][j + 3] + b.w);
-        if (ep.relu6) v = make_float4(relu6(v.x), relu6(v.y), relu6(v.z), relu6(v.w));
-        if (ep.residual) {
-          const float4 r = __ldg(reinterpret_cast<const float4*>(ep.residual + row + n));
-          v.x += r.x, v.y += r.y, v.z += r.z, v.w += r.w;
-        }
-        *reinterpret_cast<float4*>(ep.out + row + n) = v;
-      } else {
-#pragma unroll
-        for (int f = 0; f < 4; ++f) {
-          if (n + f >= ep.N) continue;
-          float v = acc[i][j + f] + __ldg(ep.bias + n + f);
-          if (ep.relu6) v = relu6(v);
-          if (ep.residual) v += __ldg(ep.residual + row + n + f);
-          ep.out[row + n + f] = v;
-        }
-      }
+      store_quad(make_float4(acc[i][j], acc[i][j + 1], acc[i][j + 2], acc[i][j + 3]), m,
+                 n0 + fj * S::kFragStrideN + tx * 4, ep);
     }
   }
+}
+
+/// Split-K inside a thread-block cluster: the cluster's blocks (one per split, the whole
+/// cluster one output tile) park their partial tiles in their own shared memory `parked`
+/// (>= BM * BN floats, free for reuse), then each block sums 1/splits of the tile from
+/// every block's partial, in split order 0, 1, ... (deterministic), and stores it with the
+/// epilogue. No global workspace, no atomics, no fences through L2. Call from all threads
+/// of every block of the cluster; rows are the v2 kernel's interleaved ones.
+template <class S>
+__device__ __forceinline__ void cluster_splitk_store(const float (&acc)[S::kTM][S::kTN],
+                                                     float* parked, int m0, int n0,
+                                                     const EpilogueParams& ep) {
+  namespace cg = cooperative_groups;
+  constexpr int kQuads = S::kTM * S::kTN / 4;
+  constexpr int kT = S::kThreads;
+  constexpr int kElems = kQuads * kT;  // float4 per tile
+  cg::cluster_group cluster = cg::this_cluster();
+  const int tid = threadIdx.x;
+  float4* mine = reinterpret_cast<float4*>(parked);
+#pragma unroll
+  for (int q = 0; q < kQuads; ++q) {
+    const int i = q / (S::kTN / 4), j = (q % (S::kTN / 4)) * 4;
+    mine[q * kT + tid] = make_float4(acc[i][j], acc[i][j + 1], acc[i][j + 2], acc[i][j + 3]);
+  }
+  cluster.sync();  // every partial parked and visible cluster-wide
+
+  const int splits = int(cluster.num_blocks());
+  const int rank = int(cluster.block_rank());
+  const int per = (kElems + splits - 1) / splits;
+  const int end = min(kElems, (rank + 1) * per);
+  for (int e = rank * per + tid; e < end; e += kT) {
+    // Issue every peer's load before the first add: one DSMEM round trip, not `splits`.
+    float4 part[kMaxClusterSplits];
+#pragma unroll
+    for (int s = 0; s < kMaxClusterSplits; ++s)
+      if (s < splits) part[s] = cluster.map_shared_rank(mine, s)[e];
+    float4 sum = part[0];
+#pragma unroll
+    for (int s = 1; s < kMaxClusterSplits; ++s)
+      if (s < splits) sum.x += part[s].x, sum.y += part[s].y, sum.z += part[s].z, sum.w += part[s].w;
+    const int q = e / kT, t = e % kT;
+    const int i = q / (S::kTN / 4), fj = q % (S::kTN / 4);
+    const int ty = t / S::kThreadsN, tx = t % S::kThreadsN;
+    store_quad(sum, m0 + tile_row<S, true>(i, ty), n0 + fj * S::kFragStrideN + tx * 4, ep);
+  }
+  cluster.sync();  // no block leaves while a peer may still read its shared memory
 }
 
 }  // namespace mbv2::custom

@@ -10,6 +10,8 @@
 //       4-stage v2 pipeline) that dominates at batch 1; split-K fix-up in rounds of
 //       several partials (v1 underestimated batch-1 split-K by ~3x: 12.3 us measured for
 //       7x7x960->160 against ~3 us predicted).
+//   v3  cluster split-K: two cluster barriers and one round of distributed-shared-memory
+//       loads replace the fence, atomic and L2 rounds of the global fix-up.
 #include "custom/gemm_plan.h"
 
 #include <algorithm>
@@ -52,7 +54,7 @@ int resident_blocks(const GemmTile& t, GemmKernel kernel) {
 }
 
 double estimate_seconds(const GemmPlanRequest& r, const GemmTile& t, GemmKernel kernel, int granule,
-                        int splits, int granules_per_split) {
+                        int splits, int granules_per_split, bool cluster) {
   const double tm = double(ceil_div<int64_t>(r.m, t.bm));
   const double tn = double(ceil_div(r.n, t.bn));
   const double blocks = tm * tn * splits;
@@ -85,7 +87,11 @@ double estimate_seconds(const GemmPlanRequest& r, const GemmTile& t, GemmKernel 
   const double waves = std::ceil(per_sm / fit);
   const double t_serial = waves * (kLaunchToDataSeconds + granules_per_split * per_granule);
   double seconds = std::max({t_compute, t_mem, t_serial});
-  if (splits > 1) {
+  if (splits > 1 && cluster) {
+    // Partials stay on chip: write to shared memory, cluster barrier, each block sums its
+    // 1/splits of the tile from every peer (one DSMEM round trip), second barrier.
+    seconds += 0.5e-6;
+  } else if (splits > 1) {
     // Partial tiles go through L2 twice; the last block of each tile re-reads them in
     // rounds (gemm_core.cuh: splitk_rounds partials per round), one L2 latency each,
     // after a fence + atomic.
@@ -122,6 +128,8 @@ int find_tile(const std::string& name) {
 }
 
 size_t GemmPlan::workspace_floats() const {
+  // Cluster plans keep it too: an unaligned A sends them to the v1 kernel, which reduces
+  // through the workspace.
   if (splits <= 1) return 0;
   const GemmTile& t = kGemmTiles[tile];
   return size_t(tiles_m) * size_t(tiles_n) * size_t(splits) * size_t(t.bm) * size_t(t.bn);
@@ -132,6 +140,7 @@ int GemmPlan::counters() const { return splits > 1 ? tiles_m * tiles_n : 0; }
 std::string GemmPlan::str() const {
   std::ostringstream s;
   s << (kernel == GemmKernel::kV2 ? "v2 " : "v1 ") << tile_name(tile) << " splitk=" << splits;
+  if (cluster) s << " cluster";
   return s.str();
 }
 
@@ -179,8 +188,10 @@ GemmPlan plan_gemm(const GemmPlanRequest& r) {
         p.granule = granule;
         p.tiles_m = int(tiles_m);
         p.tiles_n = tiles_n;
+        p.cluster = kernel == GemmKernel::kV2 && r.cluster && splits > 1 &&
+                    splits <= kMaxClusterSplits && !r.fused_depthwise;
         if (splits > 1 && p.workspace_floats() > r.max_workspace_floats) continue;
-        const double seconds = estimate_seconds(r, t, kernel, granule, splits, per);
+        const double seconds = estimate_seconds(r, t, kernel, granule, splits, per, p.cluster);
         if (seconds < best_seconds) {
           best_seconds = seconds;
           p.est_us = seconds * 1e6;
@@ -206,7 +217,7 @@ GemmPlan plan_gemm(const GemmPlanRequest& r) {
     best.tiles_m = int(ceil_div<int64_t>(r.m, t.bm));
     best.tiles_n = ceil_div(r.n, t.bn);
     best.est_us =
-        estimate_seconds(r, t, best.kernel, best.granule, 1, best.granules_per_split) * 1e6;
+        estimate_seconds(r, t, best.kernel, best.granule, 1, best.granules_per_split, false) * 1e6;
   }
   return best;
 }

@@ -7,6 +7,9 @@
 //       BM up to 256), two GEMM kernels (GemmKernel: v1 register-staged, v2 cp.async
 //       4-stage pipeline with BK = 16), plan.kernel; the cost model knows the v2 pipeline's
 //       short serial chain and a split-K fix-up that reads several partials per round.
+//   v3  plan.cluster: a v2 split-K of 2..kMaxClusterSplits whose splits form one
+//       thread-block cluster and add their partial tiles through distributed shared memory
+//       (no workspace, no atomics, no L2 round trips; deterministic order).
 #pragma once
 
 #include <cstddef>
@@ -59,6 +62,8 @@ inline constexpr int kGemmBK = 8;
 /// K step and pipeline depth of the v2 main loop.
 inline constexpr int kGemmBKV2 = 16;
 inline constexpr int kGemmStages = 4;
+/// Largest portable thread-block cluster: the most splits a cluster reduction takes.
+inline constexpr int kMaxClusterSplits = 8;
 
 /// Dynamic shared memory of the v2 kernel for a tile: kGemmStages x (A [BM][BK + 4] +
 /// B [BK][BN]) floats.
@@ -83,13 +88,14 @@ struct GemmPlan {
   int tile = 0;
   GemmKernel kernel = GemmKernel::kV1;  ///< fused plans: always kV1 (their own kernel)
   int splits = 1;             ///< split-K factor (blocks along K, reduced deterministically)
+  bool cluster = false;       ///< splits reduced in a thread-block cluster (v2, splits <= 8)
   int granules_per_split = 0; ///< K granules (BK or fused chunk) per split
   int granule = kGemmBK;      ///< K granule in elements (v1 8, v2 16, fused chunk)
   int tiles_m = 0, tiles_n = 0;
   double est_us = 0.0;        ///< the planner's own estimate, for describe()
   size_t workspace_floats() const;  ///< split-K partial tiles (0 without split-K)
   int counters() const;             ///< split-K semaphores (one per output tile)
-  std::string str() const;          ///< "v2 128x64 t8x4 splitk=3"
+  std::string str() const;          ///< "v2 128x64 t8x4 splitk=3" (" cluster" when so)
 };
 
 struct GemmPlanRequest {
@@ -103,6 +109,7 @@ struct GemmPlanRequest {
   int force_kernel = 0;          ///< 1 or 2: only that GEMM kernel (v2 needs vector_a)
   std::string force_tile;        ///< "128x64" etc.: use this tile if it is valid
   int force_splits = 0;          ///< > 0: use this split-K factor (clamped to what K allows)
+  bool cluster = true;           ///< v2 split-K <= kMaxClusterSplits may reduce in a cluster
   size_t max_workspace_floats = size_t(8) << 20;
 };
 

@@ -72,25 +72,42 @@ __device__ __forceinline__ void pdl_launch_dependents() {
 #endif
 }
 
-/// Launches `kernel` with an optional programmatic-stream-serialization attribute (PDL),
-/// then checks the launch. Capturable into CUDA graphs.
+/// Launches `kernel` with an optional programmatic-stream-serialization attribute (PDL)
+/// and, when cluster_z > 1, thread-block clusters of 1 x 1 x cluster_z blocks (grid.z must
+/// be a multiple), then checks the launch. Capturable into CUDA graphs.
 template <typename... KernelArgs, typename... Args>
-void launch_kernel(void (*kernel)(KernelArgs...), dim3 grid, dim3 block, size_t smem,
-                   cudaStream_t stream, bool pdl, Args&&... args) {
+void launch_kernel_cluster(void (*kernel)(KernelArgs...), dim3 grid, dim3 block, size_t smem,
+                           cudaStream_t stream, bool pdl, unsigned cluster_z, Args&&... args) {
   cudaLaunchConfig_t config = {};
   config.gridDim = grid;
   config.blockDim = block;
   config.dynamicSmemBytes = smem;
   config.stream = stream;
-  cudaLaunchAttribute attribute[1];
+  cudaLaunchAttribute attribute[2];
+  unsigned n = 0;
   if (pdl) {
-    attribute[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    attribute[0].val.programmaticStreamSerializationAllowed = 1;
-    config.attrs = attribute;
-    config.numAttrs = 1;
+    attribute[n].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attribute[n].val.programmaticStreamSerializationAllowed = 1;
+    ++n;
   }
+  if (cluster_z > 1) {
+    attribute[n].id = cudaLaunchAttributeClusterDimension;
+    attribute[n].val.clusterDim.x = 1;
+    attribute[n].val.clusterDim.y = 1;
+    attribute[n].val.clusterDim.z = cluster_z;
+    ++n;
+  }
+  config.attrs = n ? attribute : nullptr;
+  config.numAttrs = n;
   MBV2_CUDA_CHECK(cudaLaunchKernelEx(&config, kernel, std::forward<Args>(args)...));
   MBV2_CUDA_CHECK_LAST();
+}
+
+/// launch_kernel_cluster without clusters.
+template <typename... KernelArgs, typename... Args>
+void launch_kernel(void (*kernel)(KernelArgs...), dim3 grid, dim3 block, size_t smem,
+                   cudaStream_t stream, bool pdl, Args&&... args) {
+  launch_kernel_cluster(kernel, grid, block, smem, stream, pdl, 1u, std::forward<Args>(args)...);
 }
 
 }  // namespace mbv2::custom

@@ -63,6 +63,7 @@ GemmPlanRequest gemm_request(const PlanContext& ctx, int64_t m, int n, int k, bo
   r.force_kernel = ctx.force_kernel;
   r.force_tile = ctx.force_tile;
   r.force_splits = ctx.force_splits;
+  r.cluster = ctx.cluster;
   return r;
 }
 

@@ -28,6 +28,7 @@ struct PlanContext {
   int force_kernel = 0;  ///< 1 / 2: only the v1 / v2 GEMM main loop
   std::string force_tile;
   int force_splits = 0;
+  bool cluster = true;  ///< v2 split-K may reduce in a thread-block cluster
 };
 
 /// A plain GEMM request (v2 allowed when K % 4 == 0: device buffers are 16-byte aligned;

@@ -17,6 +17,11 @@
 //       per row, then 4 k-rows of B: (TM + TN) float4 shared loads per 4 TM TN FMAs, the
 //       same ratio as v1 without v1's transposing scalar stores or register staging.
 //       Eight more tiles (gemm_plan.h) fit the projection widths exactly.
+//   v3  v2 split-K by 2..8 as a thread-block cluster: partial tiles are added through
+//       distributed shared memory (cluster_splitk_store) instead of an L2 workspace,
+//       fence, atomic and serial re-reads. The weight (B) stages of the pipeline's
+//       prologue are issued before the PDL wait: weights never depend on the previous
+//       kernel, so their latency hides behind its tail.
 #include "custom/pointwise_conv.h"
 
 #include "common/util.h"
@@ -157,16 +162,22 @@ struct V2Layout {
   static_assert(kSmemBytes == size_t(gemm_v2_smem_bytes(S::kBM, S::kBN)), "gemm_plan.h agrees");
 };
 
+// How a v2 launch reduces its K splits: not at all, through the L2 workspace (splitk_fixup),
+// or inside a thread-block cluster of all the splits (cluster_splitk_store).
+enum SplitMode : int { kSplitNone = 0, kSplitGlobal = 1, kSplitCluster = 2 };
+
 // Grid: x = M tiles, y = N tiles, z = K splits (k_tiles_per_split in units of 16).
 // Pipeline: tiles kt_begin + s go to stage s % kGemmStages. Before computing tile i a
 // thread waits for its own copies of tile i (all but kGemmStages - 2 newer groups), then
 // the barrier makes every thread's copies visible and guarantees everyone finished tile
 // i - 1, whose stage is the one refilled (with tile i + kGemmStages - 1) right after it.
 // Every iteration commits exactly one group (possibly empty) so the counting holds.
-template <class S, bool kSplitK>
+template <class S, int kSplit>
 __global__ void __launch_bounds__(S::kThreads, S::kMinBlocks)
     pointwise_gemm_v2_kernel(const GemmParams p) {
   using L = V2Layout<S>;
+  static_assert(L::kSmemBytes >= size_t(S::kBM) * S::kBN * sizeof(float),
+                "the cluster reduction parks a whole tile in the pipeline's shared memory");
   constexpr int BK = L::kBK, BN = S::kBN, T = S::kThreads, kStages = kGemmStages;
   extern __shared__ __align__(16) float smem[];
 
@@ -196,9 +207,8 @@ __global__ void __launch_bounds__(S::kThreads, S::kMinBlocks)
     a_kq[l] = kq;
   }
 
-  auto load_stage = [&](int kt, int stage) {
+  auto load_a = [&](int kt, int stage) {
     float* As = smem + stage * L::kStageFloats;
-    float* Bs = As + L::kAFloats;
     const int k0 = kt * BK;
 #pragma unroll
     for (int l = 0; l < L::kALoads; ++l) {
@@ -206,6 +216,10 @@ __global__ void __launch_bounds__(S::kThreads, S::kMinBlocks)
       const bool ok = a_row_ok[l] && k0 + a_kq[l] < K;  // K % 4 == 0: whole chunk in or out
       cp_async16(As + a_dst[l], ok ? a_src[l] + k0 : p.a, ok);
     }
+  };
+  auto load_b = [&](int kt, int stage) {
+    float* Bs = smem + stage * L::kStageFloats + L::kAFloats;
+    const int k0 = kt * BK;
 #pragma unroll
     for (int l = 0; l < L::kBLoads; ++l) {
       const int f = tid + l * T;
@@ -217,10 +231,16 @@ __global__ void __launch_bounds__(S::kThreads, S::kMinBlocks)
     }
   };
 
+  // Prologue. The weight stages go first, before the PDL wait (they do not depend on the
+  // previous kernel); they join commit group 0, which completes no later than the groups
+  // the main loop waits for, so the group counting below still holds.
+#pragma unroll
+  for (int s = 0; s < kStages - 1; ++s)
+    if (s < n_tiles) load_b(kt_begin + s, s);
   pdl_wait();
 #pragma unroll
   for (int s = 0; s < kStages - 1; ++s) {
-    if (s < n_tiles) load_stage(kt_begin + s, s);
+    if (s < n_tiles) load_a(kt_begin + s, s);
     cp_async_commit();
   }
 
@@ -230,7 +250,10 @@ __global__ void __launch_bounds__(S::kThreads, S::kMinBlocks)
     cp_async_wait<kStages - 2>();
     __syncthreads();
     const int next = i + kStages - 1;
-    if (next < n_tiles) load_stage(kt_begin + next, next % kStages);
+    if (next < n_tiles) {
+      load_a(kt_begin + next, next % kStages);
+      load_b(kt_begin + next, next % kStages);
+    }
     cp_async_commit();
 
     const float* As = smem + (i % kStages) * L::kStageFloats;
@@ -262,7 +285,12 @@ __global__ void __launch_bounds__(S::kThreads, S::kMinBlocks)
   }
   cp_async_wait<0>();  // only empty groups are left; nothing may outlive the block
   pdl_launch_dependents();
-  if constexpr (kSplitK) {
+  if constexpr (kSplit == kSplitCluster) {
+    __syncthreads();  // every thread is done reading the pipeline's stages
+    cluster_splitk_store<S>(acc, smem, m0, n0, p.ep);
+    return;
+  }
+  if constexpr (kSplit == kSplitGlobal) {
     if (!splitk_fixup<S>(acc, p.sk, blockIdx.y * gridDim.x + blockIdx.x, split)) return;
   }
   store_tile<S, true>(acc, m0, n0, tx, ty, p.ep);
@@ -273,10 +301,10 @@ __global__ void __launch_bounds__(S::kThreads, S::kMinBlocks)
 
 // Raises the v2 kernel's dynamic shared memory limit once per instantiation (first from
 // prepare, outside graph capture; later calls are no-ops).
-template <class S, bool kSplitK>
+template <class S, int kSplit>
 void configure_v2() {
   static const bool configured = [] {
-    MBV2_CUDA_CHECK(cudaFuncSetAttribute(pointwise_gemm_v2_kernel<S, kSplitK>,
+    MBV2_CUDA_CHECK(cudaFuncSetAttribute(pointwise_gemm_v2_kernel<S, kSplit>,
                                          cudaFuncAttributeMaxDynamicSharedMemorySize,
                                          int(V2Layout<S>::kSmemBytes)));
     return true;
@@ -286,13 +314,20 @@ void configure_v2() {
 
 template <class S>
 struct ConfigurePointwise {
-  static void run(bool split) {
-    if (split)
-      configure_v2<S, true>();
+  static void run(int mode) {
+    if (mode == kSplitCluster)
+      configure_v2<S, kSplitCluster>();
+    else if (mode == kSplitGlobal)
+      configure_v2<S, kSplitGlobal>();
     else
-      configure_v2<S, false>();
+      configure_v2<S, kSplitNone>();
   }
 };
+
+int split_mode(const GemmPlan& plan) {
+  if (plan.splits <= 1) return kSplitNone;
+  return plan.cluster ? kSplitCluster : kSplitGlobal;
+}
 
 template <class S>
 struct LaunchPointwise {
@@ -303,17 +338,27 @@ struct LaunchPointwise {
     const bool split = plan.splits > 1;
     if (plan.kernel == GemmKernel::kV2 && vec_a) {
       const size_t smem = V2Layout<S>::kSmemBytes;
-      if (split) {
-        configure_v2<S, true>();
-        launch_kernel(pointwise_gemm_v2_kernel<S, true>, grid, block, smem, stream, pdl, params);
-      } else {
-        configure_v2<S, false>();
-        launch_kernel(pointwise_gemm_v2_kernel<S, false>, grid, block, smem, stream, pdl, params);
+      switch (split_mode(plan)) {
+        case kSplitCluster:
+          configure_v2<S, kSplitCluster>();
+          launch_kernel_cluster(pointwise_gemm_v2_kernel<S, kSplitCluster>, grid, block, smem,
+                                stream, pdl, unsigned(plan.splits), params);
+          return;
+        case kSplitGlobal:
+          configure_v2<S, kSplitGlobal>();
+          launch_kernel(pointwise_gemm_v2_kernel<S, kSplitGlobal>, grid, block, smem, stream, pdl,
+                        params);
+          return;
+        default:
+          configure_v2<S, kSplitNone>();
+          launch_kernel(pointwise_gemm_v2_kernel<S, kSplitNone>, grid, block, smem, stream, pdl,
+                        params);
+          return;
       }
-      return;
     }
     // v1 (also the fallback of a v2 plan whose A turned out unaligned: same K ranges,
-    // two v1 k-tiles per v2 k-tile).
+    // two v1 k-tiles per v2 k-tile; a cluster plan's splits then go through the global
+    // workspace, which launch_pointwise() requires for every split plan).
     GemmParams p1 = params;
     if (plan.kernel == GemmKernel::kV2) p1.k_tiles_per_split *= kGemmBKV2 / kGemmBK;
     if (vec_a && split)
@@ -346,7 +391,7 @@ void configure_pointwise(const GemmPlan& plan) {
   if (plan.kernel != GemmKernel::kV2) return;
   if (plan.tile < 0 || plan.tile >= kGemmTileCount)
     throw std::logic_error("pointwise: plan names no tile");
-  dispatch_tile<ConfigurePointwise>(plan.tile, plan.splits > 1);
+  dispatch_tile<ConfigurePointwise>(plan.tile, split_mode(plan));
 }
 
 bool pointwise_vector_a(const PointwiseArgs& args) {

@@ -5,7 +5,8 @@
 #
 #   OUT=/tmp/out MBV2_STEPS=build,bench,test,sanitize scripts/gpu_session.sh [bench args]
 # Steps run in the order below whatever the order in MBV2_STEPS; each is cut off after
-# MBV2_TIMEOUT_<STEP> seconds (default 400) so the logs always come back.
+# MBV2_TIMEOUT_<STEP> seconds (default 400), and the logs are packed after each step, so
+# they come back even when the device call itself is cut off.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$PWD/out}
@@ -25,6 +26,7 @@ step() {  # step <name> <command...>: run if selected, log, remember status and 
   seconds[$name]=$((SECONDS - t0))
   echo "=== $name: exit ${status[$name]} in ${seconds[$name]} s" | tee -a "$OUT/logs/session.log"
   tail -n 25 "$OUT/logs/$name.log"
+  tar -C "$OUT" -czf "$OUT/logs.tgz" logs  # after every step: a run cut off still returns its logs
 }
 
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.gpu,power.draw \
@@ -45,15 +47,21 @@ sanitize() {
   done
   return $rc
 }
-# End-to-end timings of the custom backend under each forward() option (fusion, PDL).
+# Custom-backend variants, one mbv2_bench run each: MBV2_EXPERIMENTS holds one variant
+# per line, as environment assignments ("MBV2_CUSTOM_PW_KERNEL=v1 MBV2_CUSTOM_PDL=0");
+# MBV2_EXP_ARGS the bench flags they share (default: batch 1, graph end to end, warm
+# per-layer). Each writes $OUT/logs/exp-<n>.json and prints its end-to-end rows.
 experiments() {
-  local f p
-  for f in 0 1; do for p in 0 1; do
-    echo "--- MBV2_CUSTOM_FUSION=$f MBV2_CUSTOM_PDL=$p"
-    MBV2_CUSTOM_FUSION=$f MBV2_CUSTOM_PDL=$p "$BUILD/bench/mbv2_bench" --backends=custom \
-      --l2=none --modes=graph --batches="${MBV2_EXP_BATCHES:-1,256}" --report="$OUT/logs/exp-f$f-p$p.json" \
-      | grep -E '^\| +[0-9]+ \| graph'
-  done; done
+  local n=0 vars
+  while IFS= read -r vars; do
+    [[ -z $vars ]] && continue
+    n=$((n + 1))
+    echo "--- exp-$n: $vars"
+    env $vars "$BUILD/bench/mbv2_bench" --backends=custom \
+      ${MBV2_EXP_ARGS:---batches=1 --l2=warm --modes=graph} --report="$OUT/logs/exp-$n.json" \
+      | grep -E '^\| +[0-9]+ \| (graph|stream)'
+  done <<< "${MBV2_EXPERIMENTS:-MBV2_CUSTOM_FUSION=0
+MBV2_CUSTOM_FUSION=1}"
 }
 bench_run() {  # bench_run <report path> [args]
   local report=$1; shift

@@ -19,6 +19,7 @@
 #include "common/util.h"
 #include "custom/custom_backend.h"
 #include "custom/custom_options.h"
+#include "custom/gemm_plan.h"
 #include "test_support.h"
 
 namespace mbv2 {
@@ -178,13 +179,18 @@ TEST(CustomBackendApi, OptionsFromEnvironmentRejectBadValues) {
   EXPECT_THROW(CustomOptions::from_env(), InputError);
   ::setenv("MBV2_CUSTOM_FUSION", "1", 1);
   ::setenv("MBV2_CUSTOM_PW_SPLITK", "3", 1);
+  ::setenv("MBV2_CUSTOM_PW_CLUSTER", "2", 1);
+  EXPECT_THROW(CustomOptions::from_env(), InputError);
+  ::setenv("MBV2_CUSTOM_PW_CLUSTER", "0", 1);
   const CustomOptions o = CustomOptions::from_env();
+  EXPECT_FALSE(o.pw_cluster);
   EXPECT_TRUE(o.fusion);
   EXPECT_EQ(o.pw_tile, "64x32");
   EXPECT_EQ(o.pw_splitk, 3);
   ::unsetenv("MBV2_CUSTOM_PW_TILE");
   ::unsetenv("MBV2_CUSTOM_FUSION");
   ::unsetenv("MBV2_CUSTOM_PW_SPLITK");
+  ::unsetenv("MBV2_CUSTOM_PW_CLUSTER");
   const CustomOptions d = CustomOptions::from_env();
   EXPECT_EQ(d.fusion, CustomOptions().fusion);
   EXPECT_EQ(d.pdl, CustomOptions().pdl);
@@ -233,21 +239,38 @@ TEST(CustomLayers, DefaultModelBatch32) {
   expect_all_layers_match(test::default_spec(), test::default_weights(), 32);
 }
 
-// The 1x1 layers with every tile and a forced split-K: each tile's index math, not just
-// the ones the planner happens to pick.
+// The 1x1 layers with every tile, both GEMM main loops and every split-K reduction (none,
+// cluster, global; 12 splits is past the largest cluster): each tile's index math, not
+// just the ones the planner happens to pick.
 TEST(CustomLayers, EveryGemmTileAndSplitK) {
   MBV2_SKIP_WITHOUT_GPU();
   const ModelSpec spec = mobilenet_v2(0.5, 64, 100);
   const ModelWeights weights = synthetic_weights(spec, 5);
-  for (const char* tile : {"128x128", "128x64", "64x128", "64x64", "128x32", "64x32", "32x64", "32x32"}) {
-    for (int splits : {1, 5}) {
-      SCOPED_TRACE(std::string("tile ") + tile + " split-K " + std::to_string(splits));
+  std::vector<std::string> tiles;
+  for (int t = 0; t < custom::kGemmTileCount; ++t)
+    tiles.push_back(std::to_string(custom::kGemmTiles[t].bm) + "x" +
+                    std::to_string(custom::kGemmTiles[t].bn));
+  struct Variant { int kernel, splits; bool cluster; };
+  for (const std::string& tile : tiles) {
+    for (const Variant v : {Variant{2, 1, true}, Variant{2, 5, true}, Variant{2, 5, false},
+                            Variant{2, 12, true}, Variant{1, 1, true}, Variant{1, 5, true}}) {
+      SCOPED_TRACE("tile " + tile + " kernel v" + std::to_string(v.kernel) + " split-K " +
+                   std::to_string(v.splits) + (v.cluster ? " cluster allowed" : " global"));
       CustomOptions o;
       o.pw_tile = tile;
-      o.pw_splitk = splits;
+      o.pw_kernel = v.kernel;
+      o.pw_splitk = v.splits;
+      o.pw_cluster = v.cluster;
       std::unique_ptr<Backend> backend = prepared(spec, weights, 3, o);
-      for (const Layer& l : spec.layers)
-        if (l.is_conv() && l.kernel == 1) expect_layer_matches(*backend, spec, weights, l.index, 3, 77);
+      int clustered = 0;
+      for (const Layer& l : spec.layers) {
+        if (!l.is_conv() || l.kernel != 1) continue;
+        clustered += backend->describe(l.index).kernel.find(" cluster") != std::string::npos;
+        expect_layer_matches(*backend, spec, weights, l.index, 3, 77);
+      }
+      // Split 5 on the v2 loop with clusters allowed must really take the cluster path.
+      if (v.kernel == 2 && v.splits == 5 && v.cluster) EXPECT_GT(clustered, 0);
+      if (!v.cluster || v.splits != 5 || v.kernel != 2) EXPECT_EQ(clustered, 0);
     }
   }
 }
@@ -307,7 +330,9 @@ TEST(CustomSanitize, EveryLayerKernelOnce) {
   CustomOptions split;
   split.pw_splitk = 3;
   split.pw_tile = "32x32";
-  expect_all_layers_match(spec, weights, 2, split);  // split-K fix-up
+  expect_all_layers_match(spec, weights, 2, split);  // split-K in a cluster (DSMEM)
+  split.pw_cluster = false;
+  expect_all_layers_match(spec, weights, 2, split);  // split-K through the L2 workspace
   for (const Layer& l : awkward_layers()) {
     SCOPED_TRACE(l.describe());
     expect_hand_layer_matches(l, 2);
@@ -325,7 +350,8 @@ TEST(CustomSanitize, ForwardFusedAndUnfusedOnce) {
       CustomOptions o;
       o.fusion = variant & 1;
       o.pdl = variant & 2;
-      if (variant == 3) o.pw_splitk = 3;  // fused kernel with split-K
+      if (variant == 3) o.pw_splitk = 3;  // fused kernel with split-K, GEMMs in clusters
+      if (variant == 2) o.pw_splitk = 12;  // global split-K fix-up under PDL
       SCOPED_TRACE("batch " + std::to_string(batch) + " " + o.str());
       std::unique_ptr<Backend> backend = prepared(spec, weights, batch, o);
       CudaStream stream;
