@@ -9,6 +9,10 @@
 #include <string>
 #include <vector>
 
+#if defined(__linux__)
+#include <sched.h>
+#endif
+
 #include "bench/builtin_backends.h"
 #include "bench/calibration.h"
 #include "bench/cli_options.h"
@@ -55,12 +59,31 @@ std::string fixed(double v, int digits) {
   return s.str();
 }
 
+/// Pins the calling (timing) thread to the CPU it runs on: end-to-end stream samples include
+/// host launch cost, which moved by up to 22% between two runs on the H200's VM when the
+/// thread could migrate. Returns the CPU, or -1 where that is not possible.
+int pin_timing_thread() {
+#if defined(__linux__)
+  const int cpu = sched_getcpu();
+  if (cpu < 0) return -1;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  return sched_setaffinity(0, sizeof(set), &set) == 0 ? cpu : -1;
+#else
+  return -1;
+#endif
+}
+
 std::vector<std::string> run_notes(const BenchContext& ctx, const DeviceReport& device, int timed_cases,
-                                   int untimed_cases, const std::string& fatal) {
+                                   int untimed_cases, const std::string& fatal, int pinned_cpu) {
   const CliOptions& o = ctx.options;
   const TimingPlan& p = ctx.plan;
   std::vector<std::string> notes;
   if (!fatal.empty()) notes.push_back("RUN STOPPED: " + fatal);
+  notes.push_back(pinned_cpu >= 0 ? "timing thread pinned to CPU " + std::to_string(pinned_cpu) +
+                                        " (verification before it ran on every core)"
+                                  : "timing thread not pinned to a CPU");
   notes.push_back("warm = K back-to-back launches between two CUDA events, divided by K (K per layer "
                   "from a calibration launch so a sample lasts >= " + fixed(p.warm_window_us, 0) +
                   " µs, at most " + std::to_string(p.max_launches) + "); L2 stays hot");
@@ -128,6 +151,7 @@ int run_benchmarks(const std::string& argv0, const CliOptions& o, const ModelSet
   std::vector<std::unique_ptr<BatchRun>> batches;
   Suite suite(ctx, batches);
   std::string fatal;
+  int pinned_cpu = -1;
   try {
     for (int batch : o.batches) {
       std::unique_ptr<BatchRun> run = prepare_batch(ctx, batch);
@@ -137,6 +161,7 @@ int run_benchmarks(const std::string& argv0, const CliOptions& o, const ModelSet
       calibrate_batch(ctx, ref);
     }
     suite.register_benchmarks();
+    pinned_cpu = pin_timing_thread();  // after the multi-threaded verification
     suite.run();
   } catch (const FatalRunError& e) {
     fatal = one_line(e.what());
@@ -158,7 +183,7 @@ int run_benchmarks(const std::string& argv0, const CliOptions& o, const ModelSet
     for (const EndToEndResult& r : row.results)
       if (r.timing) ++timed;
       else if (r.note.find("--benchmark_filter") != std::string::npos) ++untimed;
-  std::vector<std::string> notes = run_notes(ctx, extra.device, timed, untimed, fatal);
+  std::vector<std::string> notes = run_notes(ctx, extra.device, timed, untimed, fatal, pinned_cpu);
   report.summary.notes.insert(report.summary.notes.begin(), notes.begin(), notes.end());
 
   write_report(report, report_path);

@@ -56,18 +56,26 @@ class DeviceBuffer {
   size_t bytes() const { return count_ * sizeof(T); }
   bool empty() const { return count_ == 0; }
 
+  /// Complete on return, for every stream: cudaMemcpy from pageable memory may return
+  /// before its DMA reaches the device, and kernels on a cudaStreamNonBlocking stream do not
+  /// wait for the legacy stream, so without the synchronize they can read a half-copied
+  /// buffer (seen on the H200: the first cuDNN forward() after an upload differed).
   void upload(const T* host, size_t count) {
     if (count > count_) throw std::out_of_range("DeviceBuffer::upload: too many elements");
     MBV2_CUDA_CHECK(cudaMemcpy(ptr_, host, count * sizeof(T), cudaMemcpyHostToDevice));
+    MBV2_CUDA_CHECK(cudaDeviceSynchronize());
   }
   void upload(const std::vector<T>& host) { upload(host.data(), host.size()); }
+  /// Waits for all device work first: the legacy-stream copy would not wait for kernels
+  /// still writing the buffer on a non-blocking stream.
   std::vector<T> download() const {
     std::vector<T> host(count_);
-    if (count_) MBV2_CUDA_CHECK(cudaMemcpy(host.data(), ptr_, bytes(), cudaMemcpyDeviceToHost));
+    if (count_) download(host.data(), count_);
     return host;
   }
   void download(T* host, size_t count) const {
     if (count > count_) throw std::out_of_range("DeviceBuffer::download: too many elements");
+    MBV2_CUDA_CHECK(cudaDeviceSynchronize());
     MBV2_CUDA_CHECK(cudaMemcpy(host, ptr_, count * sizeof(T), cudaMemcpyDeviceToHost));
   }
 

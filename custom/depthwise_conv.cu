@@ -9,8 +9,9 @@
 //       reused by all kPW outputs (neighbouring rows come from L1). kPW = 4/2/1 is chosen so
 //       that small layers (7x7 at batch 1) still spread over all SMs.
 //       Generic kernel (any kernel size / stride / padding) with runtime loops, 1 pixel.
-//   v2  3x3: the taps and bias are loaded before the PDL wait (weights never depend on the
-//       previous kernel), so in forward() their latency overlaps that kernel's tail.
+//   v2  (reverted) taps and bias loaded before the PDL wait: on the H200 the wait then
+//       exposed their latency in every launch, PDL or not (batch 256: 7-15% slower, e.g.
+//       14x14x384 57.7 -> 66.3 us); the wait is first again.
 #include "custom/depthwise_conv.h"
 
 #include <climits>
@@ -64,7 +65,8 @@ template <int kVec, int kPW, int kS>
 __global__ void __launch_bounds__(256) depthwise3x3_kernel(const DwParams p) {
   constexpr int kCols = (kPW - 1) * kS + 3;
   const int t = blockIdx.x * blockDim.x + threadIdx.x;
-  if (t >= p.total) return;  // reads nothing the previous kernel writes: no wait needed
+  pdl_wait();
+  if (t >= p.total) return;
   const int cv = t % p.cvecs;
   int rest = t / p.cvecs;
   const int g = rest % p.groups_per_row;
@@ -78,7 +80,6 @@ __global__ void __launch_bounds__(256) depthwise3x3_kernel(const DwParams p) {
 #pragma unroll
   for (int tap = 0; tap < 9; ++tap) w[tap] = load_vec<kVec>(p.w + tap * p.ldc + c);
   const Vec<kVec> b = load_vec<kVec>(p.bias + c);
-  pdl_wait();  // from here on the input, written by the previous kernel
   Vec<kVec> acc[kPW];
 #pragma unroll
   for (int o = 0; o < kPW; ++o) acc[o] = b;

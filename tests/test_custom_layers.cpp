@@ -246,12 +246,11 @@ TEST(CustomLayers, EveryGemmTileAndSplitK) {
   MBV2_SKIP_WITHOUT_GPU();
   const ModelSpec spec = mobilenet_v2(0.5, 64, 100);
   const ModelWeights weights = synthetic_weights(spec, 5);
-  std::vector<std::string> tiles;
-  for (int t = 0; t < custom::kGemmTileCount; ++t)
-    tiles.push_back(std::to_string(custom::kGemmTiles[t].bm) + "x" +
-                    std::to_string(custom::kGemmTiles[t].bn));
   struct Variant { int kernel, splits; bool cluster; };
-  for (const std::string& tile : tiles) {
+  for (int ti = 0; ti < custom::kGemmTileCount; ++ti) {
+    const custom::GemmTile& gt = custom::kGemmTiles[ti];
+    const std::string tile = std::to_string(gt.bm) + "x" + std::to_string(gt.bn);
+    const bool cluster_tile = gt.tm * gt.tn <= 16;  // the planner clusters 4x4 tiles only
     for (const Variant v : {Variant{2, 1, true}, Variant{2, 5, true}, Variant{2, 5, false},
                             Variant{2, 12, true}, Variant{1, 1, true}, Variant{1, 5, true}}) {
       SCOPED_TRACE("tile " + tile + " kernel v" + std::to_string(v.kernel) + " split-K " +
@@ -262,15 +261,26 @@ TEST(CustomLayers, EveryGemmTileAndSplitK) {
       o.pw_splitk = v.splits;
       o.pw_cluster = v.cluster;
       std::unique_ptr<Backend> backend = prepared(spec, weights, 3, o);
-      int clustered = 0;
+      int clustered = 0, global = 0;
       for (const Layer& l : spec.layers) {
         if (!l.is_conv() || l.kernel != 1) continue;
-        clustered += backend->describe(l.index).kernel.find(" cluster") != std::string::npos;
+        const std::string k = backend->describe(l.index).kernel;  // "... splitk=N[ cluster]>"
+        const size_t at = k.find("splitk=");
+        ASSERT_NE(at, std::string::npos) << k;
+        const int splits = std::atoi(k.c_str() + at + 7);
+        const bool cluster = k.find(" cluster") != std::string::npos;
+        if (cluster) EXPECT_LE(splits, custom::kMaxClusterSplits) << k;
+        clustered += cluster;
+        global += splits > 1 && !cluster;
         expect_layer_matches(*backend, spec, weights, l.index, 3, 77);
       }
-      // Split 5 on the v2 loop with clusters allowed must really take the cluster path.
-      if (v.kernel == 2 && v.splits == 5 && v.cluster) EXPECT_GT(clustered, 0);
-      if (!v.cluster || v.splits != 5 || v.kernel != 2) EXPECT_EQ(clustered, 0);
+      // Each reduction path really runs where it should: clusters only on the v2 loop, on
+      // 4x4 tiles and when allowed; more than 8 splits (K permitting) only through the
+      // workspace.
+      const bool may_cluster = v.kernel == 2 && v.cluster && cluster_tile;
+      if (may_cluster && v.splits > 1) EXPECT_GT(clustered, 0);
+      if (!may_cluster) EXPECT_EQ(clustered, 0);
+      if (v.splits > 1 && (!may_cluster || v.splits > 8)) EXPECT_GT(global, 0);
     }
   }
 }

@@ -36,6 +36,29 @@ TEST(DeviceBuffer, UploadDownloadAndMove) {
   EXPECT_THROW(b.upload(std::vector<float>(t.data.size() + 1)), std::out_of_range);
 }
 
+// upload() must be complete for work on any stream: a kernel on a non-blocking stream,
+// launched right after it, sees every element (pageable cudaMemcpy alone can return before
+// its DMA lands). Several rounds with fresh values, so stale contents cannot pass.
+TEST(DeviceBuffer, UploadIsVisibleToANonBlockingStreamAtOnce) {
+  MBV2_SKIP_WITHOUT_GPU();
+  const int n = 24 << 20;  // 96 MiB: many DMA chunks
+  DeviceBuffer<float> x(static_cast<size_t>(n)), y(static_cast<size_t>(n));
+  CudaStream stream;
+  for (int round = 0; round < 3; ++round) {
+    std::vector<float> host(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) host[size_t(i)] = float(i % 1000) + float(round) * 1000.0f;
+    MBV2_CUDA_CHECK(cudaMemsetAsync(y.get(), 0, y.bytes(), stream.get()));
+    x.upload(host);
+    axpy_kernel<<<(n + 255) / 256, 256, 0, stream.get()>>>(1.0f, x.get(), y.get(), n);
+    MBV2_CUDA_CHECK_LAST();
+    stream.synchronize();
+    const std::vector<float> back = y.download();
+    size_t wrong = 0;
+    for (int i = 0; i < n; ++i) wrong += back[size_t(i)] != host[size_t(i)];
+    EXPECT_EQ(wrong, 0u) << "round " << round;
+  }
+}
+
 TEST(DeviceBuffer, HugeAllocationThrowsCudaError) {
   MBV2_SKIP_WITHOUT_GPU();
   try {
