@@ -36,7 +36,7 @@ build() {
   local gen=(); command -v ninja >/dev/null && gen=(-G Ninja)
   cmake -S . -B "$BUILD" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release && cmake --build "$BUILD" -j "$(nproc)"
 }
-tests() { ctest --test-dir "$BUILD" --output-on-failure -j 4 --timeout 900 ${MBV2_CTEST_ARGS:-}; }
+tests() { ctest --test-dir "$BUILD" --output-on-failure -j "${MBV2_CTEST_JOBS:-4}" --timeout 900 ${MBV2_CTEST_ARGS:-}; }
 sanitize() {
   local rc=0 exe
   for exe in "$BUILD"/tests/test_custom_layers; do
@@ -70,13 +70,15 @@ bench_run() {  # bench_run <report path> [args]
 
 export -f build tests sanitize bench_run experiments
 export BUILD OUT
+# Correctness first (what must hold before any number counts), then the report, then
+# what only adds to it: a call cut off short loses the least important steps.
 step build build
+step test tests
+step sanitize sanitize
 step bench bench_run "$OUT/report1.json" "$@"
 step bench2 bench_run "$OUT/report2.json" "$@"
 step experiments experiments
 step pytorch python3 tools/pytorch_baseline.py --json "$OUT/logs/pytorch.json"
-step test tests
-step sanitize sanitize
 if [[ -f $OUT/report1.json && -f $OUT/report2.json ]]; then
   step compare "$BUILD/reports/mbv2_report" compare "$OUT/report1.json" "$OUT/report2.json" --all
 fi
@@ -87,6 +89,6 @@ tar -C "$OUT" -czf "$OUT/logs.tgz" logs
 echo
 echo "| step | exit | seconds |"
 echo "|---|---|---|"
-for s in build bench bench2 compare experiments pytorch test sanitize; do
+for s in build test sanitize bench bench2 compare experiments pytorch; do
   [[ -n ${status[$s]+x} ]] && echo "| $s | ${status[$s]} | ${seconds[$s]} |"
 done
