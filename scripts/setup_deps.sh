@@ -35,11 +35,13 @@ if ! command -v nvcc >/dev/null 2>&1; then
   else echo "setup: nvcc not found: the CUDA toolkit is required to build" >&2; exit 2; fi
 fi
 
-configure_build() {  # configure_build <build dir>
-  local gen=()
+configure_build() {  # configure_build <build dir> [target]: Release, Ninja when present
+  local gen=() target=()
   command -v ninja >/dev/null 2>&1 && gen=(-G Ninja)
+  [[ -n ${2:-} ]] && target=(--target "$2")
   if [[ ! -f "$1/CMakeCache.txt" ]]; then
-    cmake -S . -B "$1" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release >&2
+    # shellcheck disable=SC2086
+    cmake -S . -B "$1" "${gen[@]}" -DCMAKE_BUILD_TYPE=Release ${CMAKE_ARGS:-} >&2
   fi
-  cmake --build "$1" -j "$(nproc)" >&2
+  cmake --build "$1" "${target[@]}" -j "${JOBS:-$(nproc)}" >&2
 }
