@@ -38,11 +38,13 @@ bool run_command(const std::string& command, std::string* out) {
 GitInfo read_git_info(const std::string& source_dir) {
   GitInfo g;
   g.sha = "unknown";
-  // A copy of the tree without .git (e.g. shipped to a GPU machine) can be told its commit.
+  // A copy of the tree shipped to a GPU machine can be told its commit; that wins over what
+  // git says there (such a copy carried a stale .git on the H200 machine).
   if (const char* sha = std::getenv("MBV2_GIT_SHA"); sha && *sha) {
     g.sha = sha;
     const char* dirty = std::getenv("MBV2_GIT_DIRTY");
     g.dirty = dirty && std::string(dirty) == "1";
+    return g;
   }
   if (source_dir.empty()) return g;
   const std::string git = "git -C " + shell_quote(source_dir) + " ";

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench/git_info.h"
 #include "common/report.h"
 #include "common/util.h"
 #include "test_bench_process.h"
@@ -238,6 +239,27 @@ TEST(BenchReport, TruncatedOrMissingFileIsAnInputError) {
   expect_input_error("", "not valid JSON");
   EXPECT_THROW(read_report("/nonexistent_folder/report.json"), InputError);
   EXPECT_THROW(write_report(full_report(), "/nonexistent_folder/report.json"), InputError);
+}
+
+}  // namespace
+}  // namespace mbv2
+
+namespace mbv2 {
+namespace {
+
+// The source tree here is a git checkout, yet an explicit MBV2_GIT_SHA wins: a tree copied to
+// a GPU machine may carry a stale .git. Without the variable, git's HEAD is read.
+TEST(GitInfo, ExplicitShaWinsOverTheCheckout) {
+  ::setenv("MBV2_GIT_SHA", "0123456789abcdef0123456789abcdef01234567", 1);
+  ::setenv("MBV2_GIT_DIRTY", "1", 1);
+  const GitInfo told = read_git_info(MBV2_SOURCE_DIR);
+  EXPECT_EQ(told.sha, "0123456789abcdef0123456789abcdef01234567");
+  EXPECT_TRUE(told.dirty);
+  ::unsetenv("MBV2_GIT_SHA");
+  ::unsetenv("MBV2_GIT_DIRTY");
+  const GitInfo read = read_git_info(MBV2_SOURCE_DIR);
+  EXPECT_NE(read.sha, "0123456789abcdef0123456789abcdef01234567");
+  EXPECT_NE(read.sha, "");
 }
 
 }  // namespace
