@@ -28,6 +28,8 @@
 namespace mbv2 {
 namespace {
 
+using test::upload;
+
 using test::data_path;
 using test::default_spec;
 using test::default_weights;
@@ -63,12 +65,6 @@ Prepared& prepared(const std::string& name, int batch, Precision precision = Pre
               << ": " << p.prepare_s << " s; " << p.backend->describe_forward() << "\n";
   }
   return p;
-}
-
-DeviceBuffer<float> upload(const HostTensor& t) {
-  DeviceBuffer<float> d(t.data.size());
-  d.upload(t.data);
-  return d;
 }
 
 HostTensor download(const DeviceBuffer<float>& d, Shape4 shape, Layout layout) {

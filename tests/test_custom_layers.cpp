@@ -25,11 +25,7 @@
 namespace mbv2 {
 namespace {
 
-DeviceBuffer<float> upload(const HostTensor& t) {
-  DeviceBuffer<float> d(t.data.size());
-  d.upload(t.data);
-  return d;
-}
+using test::upload;
 
 // Runs layer i of a prepared backend on fresh random inputs and checks it against the
 // FP64 reference; the output buffer is NaN-poisoned first so unwritten elements fail.

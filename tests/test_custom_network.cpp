@@ -19,11 +19,7 @@
 namespace mbv2 {
 namespace {
 
-DeviceBuffer<float> upload(const HostTensor& t) {
-  DeviceBuffer<float> d(t.data.size());
-  d.upload(t.data);
-  return d;
-}
+using test::upload;
 
 std::unique_ptr<Backend> prepared(const ModelSpec& spec, const ModelWeights& weights, int batch,
                                   const CustomOptions& options = {}) {

@@ -8,6 +8,12 @@ namespace mbv2::test {
 
 std::string data_path(const std::string& name) { return std::string(MBV2_DATA_DIR) + "/" + name; }
 
+DeviceBuffer<float> upload(const HostTensor& t) {
+  DeviceBuffer<float> d(t.data.size());
+  d.upload(t.data);
+  return d;
+}
+
 std::string temp_path(const std::string& name) {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
   const std::string test = info ? info->name() : "no_test";

@@ -7,12 +7,16 @@
 
 #include "common/device_memory.h"
 #include "common/model.h"
+#include "common/tensor.h"
 #include "common/weights.h"
 
 namespace mbv2::test {
 
 /// Absolute path of a file under the project's data/ folder.
 std::string data_path(const std::string& name);
+
+/// A device copy of a host tensor's data, complete on return (DeviceBuffer::upload).
+DeviceBuffer<float> upload(const HostTensor& t);
 
 /// A temp-file path unique to the running test and process (CTest runs tests in parallel).
 std::string temp_path(const std::string& name);
