@@ -8,6 +8,8 @@
 //       plus, with MBV2_CUSTOM_FUSION=1 (default), depthwise+project fused (17 launches fewer)
 //       and pool+classifier fused at batch <= 8; optional programmatic dependent launch
 //       (MBV2_CUSTOM_PDL=1). Everything is planned and allocated in prepare().
+//   v2  forward(): whole inverted-residual blocks (expand + depthwise + project) as one
+//       cluster kernel (ir_block.cu) at small batch (MBV2_CUSTOM_BLOCK_FUSION, default auto).
 #include "custom/custom_backend.h"
 
 #include <algorithm>
@@ -19,6 +21,7 @@
 #include "custom/custom_options.h"
 #include "custom/fused_block.h"
 #include "custom/gemm_plan.h"
+#include "custom/ir_block.h"
 #include "custom/layer_ops.h"
 #include "custom/pool_classifier.h"
 
@@ -32,7 +35,11 @@ using custom::LayerKernel;
 using custom::LayerOp;
 using custom::layer_label;
 
-enum class StepKind { kLayer, kDwProject, kPoolClassifier };
+// block_fusion=auto fuses a block when its depthwise output has at most this many pixels over
+// the batch: batch 1 from the 56x56 stage on (first estimate; NOTES.md has the measurements).
+constexpr int64_t kBlockFusionAutoPixels = 4096;
+
+enum class StepKind { kLayer, kDwProject, kPoolClassifier, kIrBlock };
 
 // One launch of forward(). Values are named by the layer that produces them; -1 is the
 // network input, -2 "none".
@@ -41,6 +48,8 @@ struct Step {
   int first = 0, last = 0;  // layers covered
   int in = -1, res = -2;
   GemmPlan plan;            // kDwProject
+  custom::IrBlockShape block;     // kIrBlock
+  custom::IrBlockPlan block_plan;  // kIrBlock
 };
 
 class CustomBackend final : public Backend {
@@ -67,6 +76,7 @@ class CustomBackend final : public Backend {
     int device = 0;
     MBV2_CUDA_CHECK(cudaGetDevice(&device));
     MBV2_CUDA_CHECK(cudaDeviceGetAttribute(&sm_count_, cudaDevAttrMultiProcessorCount, device));
+    MBV2_CUDA_CHECK(cudaDeviceGetAttribute(&smem_optin_, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
 
     layers_.clear();
     layers_.reserve(spec_.layers.size());
@@ -215,8 +225,19 @@ class CustomBackend final : public Backend {
       if (l.input_from >= 0) ++readers[size_t(l.input_from)];
       if (l.has_residual()) ++readers[size_t(l.residual_from)];
     }
-    int fused_dw = 0, fused_pc = 0;
+    int fused_dw = 0, fused_pc = 0, fused_blocks = 0;
+    size_t block_smem = 0;
     for (int i = 0; i < n;) {
+      if (options_.block_fusion != 0 && i + 2 < n) {
+        Step st;
+        if (block_step(i, readers, &st)) {
+          block_smem = std::max(block_smem, st.block_plan.smem_bytes);
+          steps_.push_back(st);
+          ++fused_blocks;
+          i += 3;
+          continue;
+        }
+      }
       if (options_.fusion && i + 1 < n) {
         const Layer& d = L[size_t(i)];
         const Layer& p = L[size_t(i) + 1];
@@ -262,11 +283,19 @@ class CustomBackend final : public Backend {
       ++i;
     }
     assign_buffers();
+    if (fused_blocks) custom::configure_ir_block(block_smem);
     std::ostringstream s;
     s << steps_.size() << " launches";
+    if (fused_blocks) s << ", " << fused_blocks << " inverted-residual blocks fused";
     if (fused_dw) s << ", " << fused_dw << " depthwise+project fused";
     if (fused_pc) s << ", pool+classifier fused";
     s << ", " << buffers_.size() << " activation buffers; " << options_.str();
+    if (fused_blocks) {
+      s << "; blocks:";
+      for (const Step& st : steps_)
+        if (st.kind == StepKind::kIrBlock)
+          s << " " << st.first << "-" << st.last << "=" << st.block_plan.str(b);
+    }
     if (fused_dw) {
       s << "; fused tiles:";
       for (const Step& st : steps_)
@@ -274,6 +303,42 @@ class CustomBackend final : public Backend {
           s << " " << st.first << "+" << st.last << "=" << st.plan.str();
     }
     forward_description_ = s.str();
+  }
+
+  // Layers i, i+1, i+2 as one inverted-residual block kernel: expand 1x1 -> depthwise 3x3 ->
+  // project 1x1, the two intermediate values read by nothing else. With block_fusion auto,
+  // only where the depthwise output has <= kBlockFusionAutoPixels pixels in the batch
+  // (small batch, late stages: where launch boundaries dominate; NOTES.md).
+  bool block_step(int i, const std::vector<int>& readers, Step* st) const {
+    const std::vector<Layer>& L = spec_.layers;
+    const Layer& e = L[size_t(i)];
+    const Layer& d = L[size_t(i) + 1];
+    const Layer& p = L[size_t(i) + 2];
+    if (layers_[size_t(i)].op != LayerOp::kPointwise || layers_[size_t(i) + 1].op != LayerOp::kDepthwise ||
+        layers_[size_t(i) + 2].op != LayerOp::kPointwise)
+      return false;
+    if (d.kernel != 3 || d.input_from != i || p.input_from != i + 1 || readers[size_t(i)] != 1 ||
+        readers[size_t(i) + 1] != 1 || e.has_residual() || d.has_residual())
+      return false;
+    const int b = config_.batch;
+    if (options_.block_fusion < 0 && int64_t(b) * d.out_h * d.out_w > kBlockFusionAutoPixels) return false;
+    custom::IrBlockShape sh;
+    sh.n = b, sh.h = e.in_h, sh.w = e.in_w, sh.cin = e.in_c, sh.ch = e.out_c;
+    sh.oh = d.out_h, sh.ow = d.out_w, sh.cout = p.out_c, sh.stride = d.stride, sh.pad = d.pad;
+    sh.expand_relu6 = e.act == Activation::kRelu6;
+    sh.dw_relu6 = d.act == Activation::kRelu6;
+    sh.project_relu6 = p.act == Activation::kRelu6;
+    sh.residual = p.has_residual();
+    if (d.in_c != sh.ch || p.in_c != sh.ch) return false;
+    const custom::IrBlockPlan plan = custom::plan_ir_block(sh, sm_count_, size_t(smem_optin_));
+    if (!plan.ok) return false;
+    st->kind = StepKind::kIrBlock;
+    st->first = i, st->last = i + 2;
+    st->in = e.input_from;
+    st->res = p.has_residual() ? p.residual_from : -2;
+    st->block = sh;
+    st->block_plan = plan;
+    return true;
   }
 
   // Greedy liveness-based buffer reuse: a step's output takes the first buffer whose
@@ -339,6 +404,18 @@ class CustomBackend final : public Backend {
         custom::launch_dw_project(st.plan, a, stream, pdl);
         return;
       }
+      case StepKind::kIrBlock: {
+        const LayerKernel& es = layers_[size_t(st.first)];
+        const LayerKernel& ds = layers_[size_t(st.first) + 1];
+        const LayerKernel& ps = layers_[size_t(st.last)];
+        custom::IrBlockArgs a;
+        a.x = in, a.residual = res, a.out = out;
+        a.expand_w = es.w.get(), a.expand_b = es.b.get();
+        a.dw_w = ds.w.get(), a.dw_b = ds.b.get();
+        a.project_w = ps.w.get(), a.project_b = ps.b.get();
+        custom::launch_ir_block(st.block, st.block_plan, a, stream, pdl);
+        return;
+      }
       case StepKind::kPoolClassifier: {
         const LayerKernel& fs = layers_[size_t(st.last)];
         custom::launch_pool_classifier(pool_classifier_shape(st), in, fs.w.get(), fs.b.get(), out,
@@ -359,6 +436,7 @@ class CustomBackend final : public Backend {
   ModelSpec spec_;
   RunConfig config_;
   int sm_count_ = 132;
+  int smem_optin_ = 48 * 1024;
   std::vector<LayerKernel> layers_;
   std::vector<Step> steps_;
   std::vector<DeviceBuffer<float>> buffers_;

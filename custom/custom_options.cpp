@@ -30,6 +30,13 @@ CustomOptions CustomOptions::from_env() {
   CustomOptions o;
   o.fusion = env_flag("MBV2_CUSTOM_FUSION", o.fusion);
   o.pdl = env_flag("MBV2_CUSTOM_PDL", o.pdl);
+  if (const char* v = env("MBV2_CUSTOM_BLOCK_FUSION")) {
+    const std::string s(v);
+    if (s == "auto")
+      o.block_fusion = -1;
+    else
+      o.block_fusion = env_flag("MBV2_CUSTOM_BLOCK_FUSION", false) ? 1 : 0;
+  }
   o.pw_cluster = env_flag("MBV2_CUSTOM_PW_CLUSTER", o.pw_cluster);
   if (const char* k = env("MBV2_CUSTOM_PW_KERNEL")) {
     const std::string v(k);
@@ -61,7 +68,8 @@ CustomOptions CustomOptions::from_env() {
 
 std::string CustomOptions::str() const {
   std::ostringstream s;
-  s << "fusion=" << (fusion ? 1 : 0) << " pdl=" << (pdl ? 1 : 0)
+  s << "fusion=" << (fusion ? 1 : 0) << " block_fusion="
+    << (block_fusion < 0 ? std::string("auto") : std::to_string(block_fusion)) << " pdl=" << (pdl ? 1 : 0)
     << " pw_kernel=" << (pw_kernel ? "v" + std::to_string(pw_kernel) : std::string("auto"))
     << " pw_tile=" << (pw_tile.empty() ? "auto" : pw_tile)
     << " pw_splitk=" << (pw_splitk ? std::to_string(pw_splitk) : std::string("auto"))

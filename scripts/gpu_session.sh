@@ -39,7 +39,7 @@ build() {
 tests() { ctest --test-dir "$BUILD" --output-on-failure -j "${MBV2_CTEST_JOBS:-4}" --timeout 900 ${MBV2_CTEST_ARGS:-}; }
 sanitize() {
   local rc=0 exe
-  for exe in "$BUILD"/tests/test_custom_layers; do
+  for exe in "$BUILD"/tests/test_custom_layers "$BUILD"/tests/test_custom_network; do
     for tool in memcheck racecheck; do
       echo "--- compute-sanitizer --tool $tool $exe --gtest_filter=CustomSanitize.*"
       compute-sanitizer --tool "$tool" --error-exitcode 1 "$exe" --gtest_filter='CustomSanitize.*' || rc=1

@@ -20,6 +20,7 @@
 #include "custom/custom_backend.h"
 #include "custom/custom_options.h"
 #include "custom/gemm_plan.h"
+#include "custom/ir_block.h"
 #include "test_support.h"
 
 namespace mbv2 {
@@ -178,7 +179,13 @@ TEST(CustomBackendApi, OptionsFromEnvironmentRejectBadValues) {
   ::setenv("MBV2_CUSTOM_PW_CLUSTER", "2", 1);
   EXPECT_THROW(CustomOptions::from_env(), InputError);
   ::setenv("MBV2_CUSTOM_PW_CLUSTER", "0", 1);
+  ::setenv("MBV2_CUSTOM_BLOCK_FUSION", "sometimes", 1);
+  EXPECT_THROW(CustomOptions::from_env(), InputError);
+  ::setenv("MBV2_CUSTOM_BLOCK_FUSION", "auto", 1);
+  EXPECT_EQ(CustomOptions::from_env().block_fusion, -1);
+  ::setenv("MBV2_CUSTOM_BLOCK_FUSION", "0", 1);
   const CustomOptions o = CustomOptions::from_env();
+  EXPECT_EQ(o.block_fusion, 0);
   EXPECT_FALSE(o.pw_cluster);
   EXPECT_TRUE(o.fusion);
   EXPECT_EQ(o.pw_tile, "64x32");
@@ -187,10 +194,72 @@ TEST(CustomBackendApi, OptionsFromEnvironmentRejectBadValues) {
   ::unsetenv("MBV2_CUSTOM_FUSION");
   ::unsetenv("MBV2_CUSTOM_PW_SPLITK");
   ::unsetenv("MBV2_CUSTOM_PW_CLUSTER");
+  ::unsetenv("MBV2_CUSTOM_BLOCK_FUSION");
   const CustomOptions d = CustomOptions::from_env();
   EXPECT_EQ(d.fusion, CustomOptions().fusion);
   EXPECT_EQ(d.pdl, CustomOptions().pdl);
+  EXPECT_EQ(d.block_fusion, -1);
   EXPECT_TRUE(d.pw_tile.empty());
+}
+
+// The whole-block planner (host only): every block of the default model at batch 1 and 256
+// gets a cut whose slices cover the hidden channels exactly once, whose bands cover the
+// output rows, and whose shared memory fits; impossible shapes are refused with a reason.
+TEST(CustomIrBlockPlan, CoversEveryDefaultBlockWithinSharedMemory) {
+  const ModelSpec spec = mobilenet_v2();
+  const size_t limit = 227 * 1024;
+  int blocks = 0;
+  for (int batch : {1, 256}) {
+    for (size_t i = 0; i + 2 < spec.layers.size(); ++i) {
+      const Layer& e = spec.layers[i];
+      const Layer& d = spec.layers[i + 1];
+      const Layer& p = spec.layers[i + 2];
+      if (e.role != LayerRole::kExpand) continue;
+      ++blocks;
+      custom::IrBlockShape s;
+      s.n = batch, s.h = e.in_h, s.w = e.in_w, s.cin = e.in_c, s.ch = e.out_c;
+      s.oh = d.out_h, s.ow = d.out_w, s.cout = p.out_c, s.stride = d.stride, s.pad = d.pad;
+      s.residual = p.has_residual();
+      const custom::IrBlockPlan plan = custom::plan_ir_block(s, 132, limit);
+      SCOPED_TRACE(e.name + " batch " + std::to_string(batch) + ": " + plan.str(batch));
+      ASSERT_TRUE(plan.ok) << plan.reason;
+      EXPECT_EQ(plan.slice_ch % 4, 0);
+      EXPECT_GE(plan.slices, 2);
+      EXPECT_LE(plan.slices, custom::kIrBlockMaxSlices);
+      EXPECT_GE(plan.slices * plan.slice_ch, s.ch);
+      EXPECT_LT((plan.slices - 1) * plan.slice_ch, s.ch);  // no empty slice
+      EXPECT_GE(plan.bands * plan.rows, s.oh);
+      EXPECT_LT((plan.bands - 1) * plan.rows, s.oh);
+      EXPECT_EQ(plan.in_rows, (plan.rows - 1) * s.stride + 3);
+      EXPECT_LE(plan.smem_bytes, limit);
+      EXPECT_TRUE(plan.tm_expand == 1 || plan.tm_expand == 2 || plan.tm_expand == 4);
+      EXPECT_TRUE(plan.tm_project == 1 || plan.tm_project == 2 || plan.tm_project == 4);
+      // Bands of one row, or enough blocks to give every SM one.
+      EXPECT_TRUE(plan.rows == 1 || int64_t(plan.bands) * batch * plan.slices >= 132);
+      if (batch == 1 && s.ch == 960 && s.cout == 320) {
+        EXPECT_FALSE(plan.stage_project);  // 120 x 320 floats of projection weights do not fit
+      }
+    }
+  }
+  EXPECT_EQ(blocks, 2 * 16);
+}
+
+TEST(CustomIrBlockPlan, RefusesWhatTheKernelCannotRun) {
+  custom::IrBlockShape s;
+  s.n = 1, s.h = s.w = 14, s.cin = 64, s.ch = 384, s.oh = s.ow = 14, s.cout = 64;
+  ASSERT_TRUE(custom::plan_ir_block(s, 132, 227 * 1024).ok);
+  const custom::IrBlockPlan tiny = custom::plan_ir_block(s, 132, 4 * 1024);
+  EXPECT_FALSE(tiny.ok);
+  EXPECT_NE(tiny.reason.find("shared memory"), std::string::npos) << tiny.reason;
+  custom::IrBlockShape narrow = s;
+  narrow.ch = 4;
+  EXPECT_FALSE(custom::plan_ir_block(narrow, 132, 227 * 1024).ok);
+  custom::IrBlockShape wrong = s;
+  wrong.oh = 13;  // not what a 3x3 stride-1 pad-1 depthwise makes of 14 rows
+  EXPECT_FALSE(custom::plan_ir_block(wrong, 132, 227 * 1024).ok);
+  custom::IrBlockShape s2 = s;
+  s2.stride = 2, s2.oh = s2.ow = 7;
+  EXPECT_TRUE(custom::plan_ir_block(s2, 132, 227 * 1024).ok);
 }
 
 TEST(CustomBackendApi, BadInputGetsClearErrors) {
@@ -355,6 +424,7 @@ TEST(CustomSanitize, ForwardFusedAndUnfusedOnce) {
     for (int variant = 0; variant < 4; ++variant) {
       CustomOptions o;
       o.fusion = variant & 1;
+      o.block_fusion = variant & 1;  // whole inverted-residual blocks (ir_block.cu)
       o.pdl = variant & 2;
       if (variant == 3) o.pw_splitk = 3;  // fused kernel with split-K, GEMMs in clusters
       if (variant == 2) o.pw_splitk = 12;  // global split-K fix-up under PDL

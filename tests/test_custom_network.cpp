@@ -1,7 +1,8 @@
 // The custom backend end to end: forward() against PyTorch's golden logits (coffee photo,
 // and torchvision's own small BatchNorm model), against the FP64 reference for other widths,
 // resolutions and batches, fused vs unfused vs PDL, batch 256 spot checks, and CUDA-graph
-// capture + replay giving bit-identical logits (every kernel is deterministic).
+// capture + replay giving bit-identical logits (every kernel is deterministic). "Fused" runs
+// force whole-block fusion (ir_block.cu) wherever it fits and check that it really ran.
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -51,13 +52,72 @@ void expect_matches_reference(const ModelSpec& spec, const ModelWeights& weights
                               network_tolerance(Precision::kFP32));
   EXPECT_TRUE(a.pass) << a.reason << " (rel-L2 " << a.rel_l2 << ") [" << backend->describe_forward()
                       << "]";
+  const std::string d = backend->describe_forward();
+  if (options.block_fusion == 1) {
+    EXPECT_NE(d.find("inverted-residual blocks fused"), std::string::npos) << d;
+  } else if (options.block_fusion == 0) {
+    EXPECT_EQ(d.find("inverted-residual"), std::string::npos) << d;
+  }
 }
 
+// on: depthwise+project, pool+classifier and whole-block fusion wherever they fit; off: none.
 CustomOptions fusion(bool on, bool pdl = false) {
   CustomOptions o;
   o.fusion = on;
+  o.block_fusion = on ? 1 : 0;
   o.pdl = pdl;
   return o;
+}
+
+Layer chain_conv(int index, int in_c, int out_c, int hw, int k, int stride, int groups,
+                 Activation act, int residual_from = -1) {
+  Layer l;
+  l.index = index;
+  l.name = "hand." + std::to_string(index);
+  l.kind = LayerKind::kConv;
+  l.in_c = in_c, l.out_c = out_c, l.in_h = l.in_w = hw;
+  l.kernel = k, l.stride = stride, l.pad = (k - 1) / 2, l.groups = groups;
+  l.out_h = l.out_w = conv_out_size(hw, k, stride, l.pad);
+  l.act = act;
+  l.input_from = index - 1;
+  l.residual_from = residual_from;
+  return l;
+}
+
+// Inverted-residual blocks the spec builder never makes: hidden and output channel counts
+// that are not multiples of 4 (so scalar input loads, padded slices, scalar stores), an odd
+// 13x13 input, stride 2 on odd sizes (13 -> 7 -> 4), a residual, a block straight on the
+// network input, and a 4x4 final map.
+ModelSpec awkward_block_spec() {
+  const Activation r6 = Activation::kRelu6, none = Activation::kNone;
+  ModelSpec s;
+  s.name = "awkward_blocks";
+  s.resolution = 13;
+  s.num_classes = 5;
+  std::vector<Layer>& L = s.layers;
+  L.push_back(chain_conv(0, 3, 30, 13, 1, 1, 1, r6));    // expand 3 -> 30 on the input
+  L.push_back(chain_conv(1, 30, 30, 13, 3, 1, 30, r6));  // depthwise s1
+  L.push_back(chain_conv(2, 30, 7, 13, 1, 1, 1, none));  // project 30 -> 7
+  L.push_back(chain_conv(3, 7, 45, 13, 1, 1, 1, r6));
+  L.push_back(chain_conv(4, 45, 45, 13, 3, 2, 45, r6));  // 13 -> 7
+  L.push_back(chain_conv(5, 45, 10, 7, 1, 1, 1, none));
+  L.push_back(chain_conv(6, 10, 22, 7, 1, 1, 1, r6));
+  L.push_back(chain_conv(7, 22, 22, 7, 3, 1, 22, r6));
+  L.push_back(chain_conv(8, 22, 10, 7, 1, 1, 1, none, 5));  // + residual
+  L.push_back(chain_conv(9, 10, 61, 7, 1, 1, 1, r6));
+  L.push_back(chain_conv(10, 61, 61, 7, 3, 2, 61, r6));  // 7 -> 4
+  L.push_back(chain_conv(11, 61, 16, 4, 1, 1, 1, none));
+  Layer pool;
+  pool.index = 12, pool.name = "pool", pool.kind = LayerKind::kGlobalAvgPool;
+  pool.in_c = pool.out_c = 16, pool.in_h = pool.in_w = 4, pool.out_h = pool.out_w = 1;
+  pool.input_from = 11;
+  L.push_back(pool);
+  Layer fc;
+  fc.index = 13, fc.name = "fc", fc.kind = LayerKind::kLinear;
+  fc.in_c = 16, fc.out_c = 5, fc.in_h = fc.in_w = fc.out_h = fc.out_w = 1;
+  fc.input_from = 12;
+  L.push_back(fc);
+  return s;
 }
 
 TEST(CustomNetwork, CoffeeGoldenLogitsAndTop5) {
@@ -97,6 +157,42 @@ TEST(CustomNetwork, SmallTorchvisionModelGoldenLogits) {
                                 network_tolerance(Precision::kFP32));
     EXPECT_TRUE(a.pass) << a.reason << " (rel-L2 " << a.rel_l2 << ")";
   }
+}
+
+TEST(CustomNetwork, FusedBlocksOnAwkwardShapes) {
+  MBV2_SKIP_WITHOUT_GPU();
+  const ModelSpec spec = awkward_block_spec();
+  const ModelWeights weights = synthetic_weights(spec, 71);
+  for (int batch : {1, 3, 32}) {
+    for (bool pdl : {false, true}) expect_matches_reference(spec, weights, batch, fusion(true, pdl), 72);
+    std::unique_ptr<Backend> backend = prepared(spec, weights, batch, fusion(true));
+    const std::string d = backend->describe_forward();
+    EXPECT_NE(d.find("4 inverted-residual blocks fused"), std::string::npos) << d;
+  }
+  expect_matches_reference(spec, weights, 3, fusion(false), 72);
+}
+
+// For compute-sanitizer (scripts/gpu_session.sh): the block kernel on the awkward chain,
+// with and without PDL, scalar and vector paths, 1 and 3 images.
+TEST(CustomSanitize, FusedBlocksAwkwardOnce) {
+  MBV2_SKIP_WITHOUT_GPU();
+  const ModelSpec spec = awkward_block_spec();
+  const ModelWeights weights = synthetic_weights(spec, 73);
+  for (int batch : {1, 3}) expect_matches_reference(spec, weights, batch, fusion(true, batch == 3), 74);
+}
+
+// Default options: whole blocks fused at batch 1 (auto), not at batch 256.
+TEST(CustomNetwork, AutoBlockFusionFollowsBatch) {
+  MBV2_SKIP_WITHOUT_GPU();
+  const ModelSpec& spec = test::default_spec();
+  const ModelWeights& weights = test::default_weights();
+  std::unique_ptr<Backend> b1 = prepared(spec, weights, 1);
+  EXPECT_NE(b1->describe_forward().find("inverted-residual blocks fused"), std::string::npos)
+      << b1->describe_forward();
+  expect_matches_reference(spec, weights, 1, CustomOptions(), 81);
+  std::unique_ptr<Backend> b256 = prepared(spec, weights, 256);
+  EXPECT_EQ(b256->describe_forward().find("inverted-residual"), std::string::npos)
+      << b256->describe_forward();
 }
 
 TEST(CustomNetwork, DefaultModelBatch3FusedUnfusedPdl) {

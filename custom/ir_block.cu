@@ -1,0 +1,403 @@
+// A whole inverted-residual block (expand 1x1 + ReLU6 -> depthwise 3x3 + ReLU6 -> project
+// 1x1 + bias [+ residual]) in one kernel, for forward() at small batch.
+//
+// Why: at batch 1 the 14x14 and 7x7 stages are 3 launches per block of ~1-2 µs of work each,
+// and every launch boundary costs ~3-4 µs on the H200 even with PDL (custom/NOTES.md). One
+// kernel per block removes two of the three boundaries and never writes the expanded or
+// depthwise tensors anywhere.
+//
+// Versions:
+//   v1  One thread-block cluster per (image, band of `rows` output rows); block s of the
+//       cluster owns a slice of hidden channels. Per block: (1) before the PDL wait, cp.async
+//       the slice's expand / depthwise (and, when they fit, projection) weights into shared
+//       memory; (2) after it, the band's input rows plus the 3x3 halo; (3) expand GEMM of
+//       those rows x the slice (halo rows recomputed by the neighbouring band, rows outside
+//       the image set to 0 = the depthwise zero padding); (4) depthwise of the band; (5)
+//       partial projection over the slice's channels into shared memory; (6) cluster barrier,
+//       then each block adds 1/slices of the output tile from all blocks' partials in rank
+//       order (deterministic, no atomics, no workspace), adds bias and residual, stores.
+//       All three GEMMs are one register-tiled shared-memory loop (TM pixels x 4 channels
+//       per thread, float4 along K and N).
+#include "custom/ir_block.h"
+
+#include <cooperative_groups.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <sstream>
+#include <stdexcept>
+
+#include "common/util.h"
+#include "custom/cp_async.cuh"
+#include "custom/kernel_common.cuh"
+#include "custom/pointwise_conv.h"
+
+namespace mbv2::custom {
+
+namespace {
+
+// Float offsets of the kernel's shared-memory arrays (all multiples of 4 floats).
+struct IrSmem {
+  int x, we, be, wd, bd, e, d, wp, p, total;
+};
+
+__host__ __device__ inline IrSmem ir_smem_layout(int in_rows, int w, int cin4, int cs, int q,
+                                                 int cout4, bool stage_project) {
+  IrSmem s;
+  int o = 0;
+  s.x = o, o += in_rows * w * cin4;   // input rows of the band      [in_rows * W][cin4]
+  s.we = o, o += cin4 * cs;           // expand weights of the slice [cin4][cs]
+  s.be = o, o += cs;                  // expand bias
+  s.wd = o, o += 9 * cs;              // depthwise taps              [9][cs]
+  s.bd = o, o += cs;                  // depthwise bias
+  s.e = o, o += in_rows * w * cs;     // expanded rows               [in_rows * W][cs]
+  s.d = o, o += q * cs;               // depthwise outputs           [rows * OW][cs]
+  s.wp = o, o += stage_project ? cs * cout4 : 0;  // projection weights [cs][cout4]
+  s.p = o, o += q * cout4;            // partial projection          [rows * OW][cout4]
+  s.total = o;
+  return s;
+}
+
+struct IrParams {
+  IrBlockArgs a;
+  int h, w, cin, ch, oh, ow, cout, stride, pad;
+  int rows, in_rows, bands, slice_ch, tm_expand, tm_project;
+  int cin4, ldh, ldo;
+  int stage_project, expand_relu6, dw_relu6, project_relu6, vec_out;
+  IrSmem sm;
+};
+
+__device__ __forceinline__ float4 f4(const float* p) { return *reinterpret_cast<const float4*>(p); }
+__device__ __forceinline__ void st4(float* p, float4 v) { *reinterpret_cast<float4*>(p) = v; }
+__device__ __forceinline__ float4 relu6_4(float4 v) {
+  return make_float4(relu6(v.x), relu6(v.y), relu6(v.z), relu6(v.w));
+}
+__device__ __forceinline__ float4 add4(float4 a, float4 b) {
+  return make_float4(a.x + b.x, a.y + b.y, a.z + b.z, a.w + b.w);
+}
+
+// C[m][4q..4q+3] = sum_{k < K} A[m][k] * B[k][4q..4q+3] for m < M, q < NQ, handed to
+// epi(m, q, value). A: shared memory, row stride lda (multiple of 4, columns up to
+// round-up-4(K) readable). B: shared or global, row stride ldb (multiple of 4), rows < K
+// only are read. Each thread takes TM rows x one quad at a time.
+template <int TM, class Epi>
+__device__ __forceinline__ void tile_gemm(const float* A, int lda, const float* B, int ldb, int M,
+                                          int NQ, int K, Epi&& epi) {
+  const int tiles = (M + TM - 1) / TM * NQ;
+  const int k4 = K & ~3;
+  for (int t = threadIdx.x; t < tiles; t += kIrBlockThreads) {
+    const int q = t % NQ, m0 = (t / NQ) * TM;
+    const float* a[TM];
+#pragma unroll
+    for (int i = 0; i < TM; ++i) a[i] = A + min(m0 + i, M - 1) * lda;
+    const float* b = B + 4 * q;
+    float4 acc[TM];
+#pragma unroll
+    for (int i = 0; i < TM; ++i) acc[i] = make_float4(0.f, 0.f, 0.f, 0.f);
+#pragma unroll 2
+    for (int k = 0; k < k4; k += 4) {
+      const float4 b0 = f4(b + (k + 0) * ldb), b1 = f4(b + (k + 1) * ldb);
+      const float4 b2 = f4(b + (k + 2) * ldb), b3 = f4(b + (k + 3) * ldb);
+#pragma unroll
+      for (int i = 0; i < TM; ++i) {
+        const float4 av = f4(a[i] + k);
+        float4& c = acc[i];
+        c.x = fmaf(av.x, b0.x, c.x), c.y = fmaf(av.x, b0.y, c.y), c.z = fmaf(av.x, b0.z, c.z), c.w = fmaf(av.x, b0.w, c.w);
+        c.x = fmaf(av.y, b1.x, c.x), c.y = fmaf(av.y, b1.y, c.y), c.z = fmaf(av.y, b1.z, c.z), c.w = fmaf(av.y, b1.w, c.w);
+        c.x = fmaf(av.z, b2.x, c.x), c.y = fmaf(av.z, b2.y, c.y), c.z = fmaf(av.z, b2.z, c.z), c.w = fmaf(av.z, b2.w, c.w);
+        c.x = fmaf(av.w, b3.x, c.x), c.y = fmaf(av.w, b3.y, c.y), c.z = fmaf(av.w, b3.z, c.z), c.w = fmaf(av.w, b3.w, c.w);
+      }
+    }
+    for (int k = k4; k < K; ++k) {
+      const float4 bk = f4(b + k * ldb);
+#pragma unroll
+      for (int i = 0; i < TM; ++i) {
+        const float av = a[i][k];
+        float4& c = acc[i];
+        c.x = fmaf(av, bk.x, c.x), c.y = fmaf(av, bk.y, c.y), c.z = fmaf(av, bk.z, c.z), c.w = fmaf(av, bk.w, c.w);
+      }
+    }
+#pragma unroll
+    for (int i = 0; i < TM; ++i)
+      if (m0 + i < M) epi(m0 + i, q, acc[i]);
+  }
+}
+
+template <class Epi>
+__device__ __forceinline__ void tile_gemm_tm(int tm, const float* A, int lda, const float* B, int ldb,
+                                             int M, int NQ, int K, Epi&& epi) {
+  if (tm >= 4)
+    tile_gemm<4>(A, lda, B, ldb, M, NQ, K, epi);
+  else if (tm == 2)
+    tile_gemm<2>(A, lda, B, ldb, M, NQ, K, epi);
+  else
+    tile_gemm<1>(A, lda, B, ldb, M, NQ, K, epi);
+}
+
+__global__ void __launch_bounds__(kIrBlockThreads, 1) ir_block_kernel(const IrParams p) {
+  namespace cg = cooperative_groups;
+  extern __shared__ __align__(16) float smem[];
+  constexpr int T = kIrBlockThreads;
+  const int tid = threadIdx.x;
+  const int band = int(blockIdx.x) % p.bands, img = int(blockIdx.x) / p.bands;
+  const int CS = p.slice_ch, cq = CS / 4, oq = p.ldo / 4;
+  const int c0 = int(blockIdx.z) * CS;
+  float* Xs = smem + p.sm.x;
+  float* Wes = smem + p.sm.we;
+  float* Bes = smem + p.sm.be;
+  float* Wds = smem + p.sm.wd;
+  float* Bds = smem + p.sm.bd;
+  float* Es = smem + p.sm.e;
+  float* Ds = smem + p.sm.d;
+  float* Wps = smem + p.sm.wp;
+  float* Ps = smem + p.sm.p;
+
+  // (1) The slice's weights: constant, so fetched before waiting for the previous kernel.
+  // Columns past padded4(Ch) and rows past Cin / Ch are zero-filled: zero weights make the
+  // padded hidden channels exactly 0 all the way through.
+  for (int f = tid; f < p.cin4 * cq; f += T) {
+    const int k = f / cq, j = (f % cq) * 4;
+    const bool v = k < p.cin && c0 + j < p.ldh;
+    cp_async16(Wes + k * CS + j, v ? p.a.expand_w + size_t(k) * p.ldh + c0 + j : p.a.expand_w, v);
+  }
+  for (int f = tid; f < 11 * cq; f += T) {  // 9 taps, then the two biases
+    const int row = f / cq, j = (f % cq) * 4;
+    const bool v = c0 + j < p.ldh;
+    const float* src = row < 9 ? p.a.dw_w + size_t(row) * p.ldh : (row == 9 ? p.a.dw_b : p.a.expand_b);
+    float* dst = row < 9 ? Wds + row * CS : (row == 9 ? Bds : Bes);
+    cp_async16(dst + j, v ? src + c0 + j : src, v);
+  }
+  if (p.stage_project) {
+    for (int f = tid; f < CS * oq; f += T) {
+      const int c = f / oq, j = (f % oq) * 4;
+      const bool v = c0 + c < p.ch;
+      cp_async16(Wps + c * p.ldo + j, v ? p.a.project_w + size_t(c0 + c) * p.ldo + j : p.a.project_w, v);
+    }
+  }
+  cp_async_commit();
+
+  pdl_wait();
+
+  // (2) The band's input rows that lie inside the image.
+  const int oh0 = band * p.rows;
+  const int ih0 = oh0 * p.stride - p.pad;
+  const int r_lo = max(0, -ih0), r_hi = min(p.in_rows, p.h - ih0);
+  const int npix = max(0, r_hi - r_lo) * p.w;
+  const float* x_img = p.a.x + size_t(img) * p.h * p.w * p.cin;
+  const float* x_band = x_img + (size_t(ih0 + r_lo) * p.w) * p.cin;  // rows are contiguous
+  float* xs_band = Xs + r_lo * p.w * p.cin4;
+  if (p.cin % 4 == 0) {
+    const int kq = p.cin / 4;
+    for (int f = tid; f < npix * kq; f += T) cp_async16(xs_band + f * 4, x_band + f * 4, true);
+  } else {
+    for (int f = tid; f < npix * p.cin4; f += T) {
+      const int pix = f / p.cin4, k = f % p.cin4;
+      xs_band[f] = k < p.cin ? x_band[size_t(pix) * p.cin + k] : 0.0f;
+    }
+  }
+  cp_async_commit();
+  // Expanded rows outside the image are the depthwise zero padding.
+  for (int f = tid; f < p.in_rows * p.w * cq; f += T) {
+    const int pix = f / cq, r = pix / p.w;
+    if (r < r_lo || r >= r_hi) st4(Es + pix * CS + (f % cq) * 4, make_float4(0.f, 0.f, 0.f, 0.f));
+  }
+  cp_async_wait<0>();
+  __syncthreads();
+
+  // (3) Expand: E = act(X * We + be) for the valid rows.
+  {
+    float* es_band = Es + r_lo * p.w * CS;
+    const bool act = p.expand_relu6;
+    tile_gemm_tm(p.tm_expand, xs_band, p.cin4, Wes, CS, npix, cq, p.cin,
+                 [&](int m, int q, float4 v) {
+                   v = add4(v, f4(Bes + 4 * q));
+                   st4(es_band + m * CS + 4 * q, act ? relu6_4(v) : v);
+                 });
+  }
+  __syncthreads();
+
+  // (4) Depthwise 3x3 of the band's output rows.
+  const int rows_valid = min(p.rows, p.oh - oh0);
+  const int qv = rows_valid * p.ow;
+  for (int f = tid; f < qv * cq; f += T) {
+    const int c = (f % cq) * 4, q = f / cq;
+    const int lr = q / p.ow, ow = q % p.ow;
+    float4 acc = f4(Bds + c);
+#pragma unroll
+    for (int i = 0; i < 3; ++i) {
+      const float* erow = Es + (lr * p.stride + i) * p.w * CS;
+#pragma unroll
+      for (int j = 0; j < 3; ++j) {
+        const int iw = ow * p.stride - p.pad + j;
+        if (unsigned(iw) >= unsigned(p.w)) continue;
+        const float4 e = f4(erow + iw * CS + c), wt = f4(Wds + (i * 3 + j) * CS + c);
+        acc.x = fmaf(e.x, wt.x, acc.x), acc.y = fmaf(e.y, wt.y, acc.y);
+        acc.z = fmaf(e.z, wt.z, acc.z), acc.w = fmaf(e.w, wt.w, acc.w);
+      }
+    }
+    st4(Ds + q * CS + c, p.dw_relu6 ? relu6_4(acc) : acc);
+  }
+  __syncthreads();
+
+  // (5) Partial projection over this slice's channels.
+  {
+    const int kv = max(0, min(CS, p.ch - c0));
+    const float* B = p.stage_project ? Wps : p.a.project_w + size_t(kv > 0 ? c0 : 0) * p.ldo;
+    tile_gemm_tm(p.tm_project, Ds, CS, B, p.ldo, qv, oq, kv,
+                 [&](int m, int q, float4 v) { st4(Ps + m * p.ldo + 4 * q, v); });
+  }
+  pdl_launch_dependents();
+
+  // (6) Sum the partials across the cluster in rank order; bias, residual, activation, store.
+  cg::cluster_group cluster = cg::this_cluster();
+  cluster.sync();
+  const int slices = int(cluster.num_blocks()), rank = int(cluster.block_rank());
+  const int total = qv * oq;
+  const int per = (total + slices - 1) / slices;
+  const int end = min(total, (rank + 1) * per);
+  for (int e = rank * per + tid; e < end; e += T) {
+    float4 part[kIrBlockMaxSlices];
+#pragma unroll
+    for (int s = 0; s < kIrBlockMaxSlices; ++s)
+      if (s < slices) part[s] = cluster.map_shared_rank(reinterpret_cast<float4*>(Ps), s)[e];
+    float4 v = part[0];
+#pragma unroll
+    for (int s = 1; s < kIrBlockMaxSlices; ++s)
+      if (s < slices) v = add4(v, part[s]);
+    const int q = e / oq, o = (e % oq) * 4;
+    v = add4(v, __ldg(reinterpret_cast<const float4*>(p.a.project_b + o)));
+    const int oh = oh0 + q / p.ow, ow = q % p.ow;
+    const size_t base = ((size_t(img) * p.oh + oh) * p.ow + ow) * p.cout + o;
+    if (p.vec_out) {
+      if (p.a.residual) v = add4(v, __ldg(reinterpret_cast<const float4*>(p.a.residual + base)));
+      st4(p.a.out + base, p.project_relu6 ? relu6_4(v) : v);
+    } else {
+      const float vals[4] = {v.x, v.y, v.z, v.w};
+      for (int j = 0; j < 4 && o + j < p.cout; ++j) {
+        float y = vals[j];
+        if (p.a.residual) y += p.a.residual[base + j];
+        p.a.out[base + j] = p.project_relu6 ? relu6(y) : y;
+      }
+    }
+  }
+  cluster.sync();  // no block leaves while a peer may still read its shared memory
+}
+
+// Rows per thread tile: fewest shared-memory instructions on the busiest thread. One step of
+// 4 k costs 4 B loads + tm A loads + 16 tm FMAs; a thread runs ceil(tiles / threads) tiles.
+int pick_tm(int m, int nq) {
+  int best = 4;
+  int64_t best_cost = -1;
+  for (int tm : {4, 2, 1}) {
+    const int64_t tiles = int64_t((m + tm - 1) / tm) * nq;
+    const int64_t cost = (tiles + kIrBlockThreads - 1) / kIrBlockThreads * (4 + 17 * tm);
+    if (best_cost < 0 || cost < best_cost) best = tm, best_cost = cost;
+  }
+  return best;
+}
+
+IrSmem layout_of(const IrBlockShape& s, const IrBlockPlan& p) {
+  return ir_smem_layout(p.in_rows, s.w, padded4(s.cin), p.slice_ch, p.rows * s.ow, padded4(s.cout),
+                        p.stage_project);
+}
+
+}  // namespace
+
+std::string IrBlockPlan::str(int batch) const {
+  std::ostringstream s;
+  if (!ok) return "ir_block<none: " + reason + ">";
+  s << "ir_block<rows " << rows << ", " << slices << " x " << slice_ch << " ch, tm " << tm_expand
+    << "/" << tm_project << ", wp " << (stage_project ? "smem" : "L2") << "> ["
+    << int64_t(bands) * batch * slices << " blocks, " << smem_bytes << " B]";
+  return s.str();
+}
+
+IrBlockPlan plan_ir_block(const IrBlockShape& s, int sm_count, size_t smem_limit) {
+  IrBlockPlan p;
+  auto refuse = [&](const std::string& why) {
+    p = IrBlockPlan();
+    p.reason = why;
+    return p;
+  };
+  if (s.n < 1 || s.h < 1 || s.w < 1 || s.cin < 1 || s.ch < 1 || s.cout < 1 || s.oh < 1 || s.ow < 1)
+    return refuse("empty shape");
+  if (s.stride < 1 || s.pad < 0 || s.pad > 2 || (s.h + 2 * s.pad - 3) / s.stride + 1 != s.oh ||
+      (s.w + 2 * s.pad - 3) / s.stride + 1 != s.ow || s.h + 2 * s.pad < 3 || s.w + 2 * s.pad < 3)
+    return refuse("not a 3x3 depthwise shape");
+  if (s.ch < 5) return refuse("fewer than 5 hidden channels to split over a cluster");
+  if (int64_t(s.n) * s.oh * s.ow * s.cout >= (int64_t(1) << 31) ||
+      int64_t(s.n) * s.h * s.w * s.cin >= (int64_t(1) << 31))
+    return refuse("more than 2^31 elements");
+
+  int slices = std::clamp((s.ch + 15) / 16, 2, kIrBlockMaxSlices);
+  p.slice_ch = padded4((s.ch + slices - 1) / slices);
+  p.slices = (s.ch + p.slice_ch - 1) / p.slice_ch;
+  if (p.slices < 2 || p.slices > kIrBlockMaxSlices) return refuse("no cluster split of the hidden channels");
+
+  // Rows per band: as many as keep >= one block per SM (fewer recomputed halo rows), within
+  // the shared-memory limit; staged projection weights when they fit.
+  int best_rows = 0;
+  bool best_stage = false;
+  for (int rows = 1; rows <= s.oh; ++rows) {
+    const int bands = (s.oh + rows - 1) / rows;
+    if (rows > 1 && int64_t(bands) * s.n * p.slices < sm_count) break;
+    const int in_rows = (rows - 1) * s.stride + 3;
+    bool fits = false, stage = false;
+    for (bool st : {true, false}) {
+      const IrSmem m = ir_smem_layout(in_rows, s.w, padded4(s.cin), p.slice_ch, rows * s.ow,
+                                      padded4(s.cout), st);
+      if (size_t(m.total) * sizeof(float) <= smem_limit) {
+        fits = true, stage = st;
+        break;
+      }
+    }
+    if (!fits) break;
+    best_rows = rows, best_stage = stage;
+  }
+  if (best_rows == 0) return refuse("one output row does not fit in shared memory");
+  p.rows = best_rows;
+  p.stage_project = best_stage;
+  p.in_rows = (p.rows - 1) * s.stride + 3;
+  p.bands = (s.oh + p.rows - 1) / p.rows;
+  if (int64_t(p.bands) * s.n > 0x7fffffff) return refuse("grid too large");
+  p.tm_expand = pick_tm(p.in_rows * s.w, p.slice_ch / 4);
+  p.tm_project = pick_tm(p.rows * s.ow, padded4(s.cout) / 4);
+  p.smem_bytes = size_t(layout_of(s, p).total) * sizeof(float);
+  p.ok = true;
+  return p;
+}
+
+void configure_ir_block(size_t smem_bytes) {
+  MBV2_CUDA_CHECK(cudaFuncSetAttribute(ir_block_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                       int(std::max<size_t>(smem_bytes, 48 * 1024))));
+}
+
+void launch_ir_block(const IrBlockShape& s, const IrBlockPlan& plan, const IrBlockArgs& a,
+                     cudaStream_t stream, bool pdl) {
+  if (!plan.ok) throw std::logic_error("ir_block: launch of a refused plan (" + plan.reason + ")");
+  if (!a.x || !a.expand_w || !a.expand_b || !a.dw_w || !a.dw_b || !a.project_w || !a.project_b ||
+      !a.out || (s.residual && !a.residual))
+    throw InputError("ir_block: null pointer");
+  if (!aligned16(a.x) || !aligned16(a.expand_w) || !aligned16(a.dw_w) || !aligned16(a.project_w) ||
+      !aligned16(a.expand_b) || !aligned16(a.dw_b) || !aligned16(a.project_b))
+    throw std::logic_error("ir_block: inputs and weights must be 16-byte aligned");
+  IrParams p;
+  p.a = a;
+  if (!s.residual) p.a.residual = nullptr;
+  p.h = s.h, p.w = s.w, p.cin = s.cin, p.ch = s.ch, p.oh = s.oh, p.ow = s.ow, p.cout = s.cout;
+  p.stride = s.stride, p.pad = s.pad;
+  p.rows = plan.rows, p.in_rows = plan.in_rows, p.bands = plan.bands, p.slice_ch = plan.slice_ch;
+  p.tm_expand = plan.tm_expand, p.tm_project = plan.tm_project;
+  p.cin4 = padded4(s.cin), p.ldh = padded4(s.ch), p.ldo = padded4(s.cout);
+  p.stage_project = plan.stage_project;
+  p.expand_relu6 = s.expand_relu6, p.dw_relu6 = s.dw_relu6, p.project_relu6 = s.project_relu6;
+  p.vec_out = s.cout % 4 == 0 && aligned16(a.out) && (!p.a.residual || aligned16(p.a.residual));
+  p.sm = layout_of(s, plan);
+  if (size_t(p.sm.total) * sizeof(float) != plan.smem_bytes)
+    throw std::logic_error("ir_block: plan does not match the shape");
+  const dim3 grid(unsigned(plan.bands * s.n), 1u, unsigned(plan.slices));
+  launch_kernel_cluster(ir_block_kernel, grid, dim3(kIrBlockThreads), plan.smem_bytes, stream, pdl,
+                        unsigned(plan.slices), p);
+}
+
+}  // namespace mbv2::custom

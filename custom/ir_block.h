@@ -1,0 +1,70 @@
+// One whole inverted-residual block (expand 1x1 -> depthwise 3x3 -> project 1x1, + residual)
+// in one kernel, for forward() at small batch (host interface). Neither the expanded nor the
+// depthwise tensor leaves the SM.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstddef>
+#include <string>
+
+namespace mbv2::custom {
+
+struct IrBlockShape {
+  int n = 0;                       ///< batch
+  int h = 0, w = 0, cin = 0;       ///< block input [N][H][W][Cin]
+  int ch = 0;                      ///< hidden (expanded) channels
+  int oh = 0, ow = 0, cout = 0;    ///< block output [N][OH][OW][Cout]
+  int stride = 1, pad = 1;         ///< the 3x3 depthwise
+  bool expand_relu6 = true, dw_relu6 = true, project_relu6 = false;
+  bool residual = false;
+};
+
+/// How one block is cut: a thread-block cluster of `slices` blocks per band of `rows`
+/// output rows of one image; block `s` of the cluster owns hidden channels
+/// [s * slice_ch, (s + 1) * slice_ch), computes the expand and depthwise outputs of those
+/// channels for its band (recomputing the halo input rows) and a partial projection; the
+/// cluster adds the partials through distributed shared memory, in rank order.
+struct IrBlockPlan {
+  bool ok = false;
+  std::string reason;      ///< why not, when !ok
+  int rows = 1;            ///< output rows per band
+  int in_rows = 3;         ///< input rows a band reads: (rows - 1) * stride + 3
+  int bands = 1;           ///< ceil(OH / rows)
+  int slices = 2;          ///< cluster size (2..8)
+  int slice_ch = 4;        ///< hidden channels per block (multiple of 4)
+  int tm_expand = 4;       ///< pixels per thread tile in the expand GEMM (1, 2 or 4)
+  int tm_project = 1;      ///< pixels per thread tile in the projection GEMM
+  bool stage_project = true;  ///< projection weights staged in shared memory (else read from L2)
+  size_t smem_bytes = 0;
+  int blocks() const { return bands * slices; }  // per image
+  /// "ir_block<rows 1, 8 x 72 ch, tm 4/2, wp smem> [112 blocks, 61440 B]" (batch applied by caller)
+  std::string str(int batch) const;
+};
+
+constexpr int kIrBlockThreads = 256;
+constexpr int kIrBlockMaxSlices = 8;
+
+/// Plans the block for a device of `sm_count` SMs and `smem_limit` bytes of opt-in shared
+/// memory per block; !ok (with the reason) when the shape does not fit the kernel.
+IrBlockPlan plan_ir_block(const IrBlockShape& shape, int sm_count, size_t smem_limit);
+
+/// Raises the kernel's dynamic shared memory limit to `smem_bytes` (call in prepare()).
+void configure_ir_block(size_t smem_bytes);
+
+struct IrBlockArgs {
+  const float* x = nullptr;          ///< [N][H][W][Cin], 16-byte aligned
+  const float* expand_w = nullptr;   ///< pack_weights_kn(): [Cin][padded4(Ch)]
+  const float* expand_b = nullptr;   ///< [padded4(Ch)]
+  const float* dw_w = nullptr;       ///< pack_depthwise_weights(): [9][padded4(Ch)]
+  const float* dw_b = nullptr;       ///< [padded4(Ch)]
+  const float* project_w = nullptr;  ///< pack_weights_kn(): [Ch][padded4(Cout)]
+  const float* project_b = nullptr;  ///< [padded4(Cout)]
+  const float* residual = nullptr;   ///< [N][OH][OW][Cout] when shape.residual
+  float* out = nullptr;              ///< [N][OH][OW][Cout]
+};
+
+void launch_ir_block(const IrBlockShape& shape, const IrBlockPlan& plan, const IrBlockArgs& args,
+                     cudaStream_t stream, bool pdl);
+
+}  // namespace mbv2::custom
