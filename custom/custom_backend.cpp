@@ -226,12 +226,11 @@ class CustomBackend final : public Backend {
       if (l.has_residual()) ++readers[size_t(l.residual_from)];
     }
     int fused_dw = 0, fused_pc = 0, fused_blocks = 0;
-    size_t block_smem = 0;
+    if (options_.block_fusion != 0) custom::configure_ir_block(size_t(smem_optin_));
     for (int i = 0; i < n;) {
       if (options_.block_fusion != 0 && i + 2 < n) {
         Step st;
         if (block_step(i, readers, &st)) {
-          block_smem = std::max(block_smem, st.block_plan.smem_bytes);
           steps_.push_back(st);
           ++fused_blocks;
           i += 3;
@@ -283,7 +282,6 @@ class CustomBackend final : public Backend {
       ++i;
     }
     assign_buffers();
-    if (fused_blocks) custom::configure_ir_block(block_smem);
     std::ostringstream s;
     s << steps_.size() << " launches";
     if (fused_blocks) s << ", " << fused_blocks << " inverted-residual blocks fused";
@@ -330,7 +328,14 @@ class CustomBackend final : public Backend {
     sh.project_relu6 = p.act == Activation::kRelu6;
     sh.residual = p.has_residual();
     if (d.in_c != sh.ch || p.in_c != sh.ch) return false;
-    const custom::IrBlockPlan plan = custom::plan_ir_block(sh, sm_count_, size_t(smem_optin_));
+    const int forced = options_.block_slices;
+    custom::IrBlockPlan plan = custom::plan_ir_block(
+        sh, sm_count_, size_t(smem_optin_),
+        forced > custom::kIrBlockMaxPortableSlices ? custom::kIrBlockMaxSlices : custom::kIrBlockMaxPortableSlices,
+        forced);
+    if (plan.ok && plan.slices > custom::kIrBlockMaxPortableSlices &&
+        custom::ir_block_max_active_clusters(plan) < 1)  // this device cannot hold such a cluster
+      plan = custom::plan_ir_block(sh, sm_count_, size_t(smem_optin_), custom::kIrBlockMaxPortableSlices, forced);
     if (!plan.ok) return false;
     st->kind = StepKind::kIrBlock;
     st->first = i, st->last = i + 2;

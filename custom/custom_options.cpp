@@ -56,6 +56,13 @@ CustomOptions CustomOptions::from_env() {
                        custom::tile_names());
     if (o.pw_tile == "auto") o.pw_tile.clear();
   }
+  if (const char* s = env("MBV2_CUSTOM_BLOCK_SLICES")) {
+    char* end = nullptr;
+    const long v = std::strtol(s, &end, 10);
+    if (!end || *end != '\0' || v < 0 || v == 1 || v > 16)
+      throw InputError(std::string("MBV2_CUSTOM_BLOCK_SLICES='") + s + "': expected 0 or 2..16");
+    o.block_slices = int(v);
+  }
   if (const char* s = env("MBV2_CUSTOM_PW_SPLITK")) {
     char* end = nullptr;
     const long v = std::strtol(s, &end, 10);
@@ -69,7 +76,8 @@ CustomOptions CustomOptions::from_env() {
 std::string CustomOptions::str() const {
   std::ostringstream s;
   s << "fusion=" << (fusion ? 1 : 0) << " block_fusion="
-    << (block_fusion < 0 ? std::string("auto") : std::to_string(block_fusion)) << " pdl=" << (pdl ? 1 : 0)
+    << (block_fusion < 0 ? std::string("auto") : std::to_string(block_fusion))
+    << " block_slices=" << (block_slices ? std::to_string(block_slices) : std::string("auto")) << " pdl=" << (pdl ? 1 : 0)
     << " pw_kernel=" << (pw_kernel ? "v" + std::to_string(pw_kernel) : std::string("auto"))
     << " pw_tile=" << (pw_tile.empty() ? "auto" : pw_tile)
     << " pw_splitk=" << (pw_splitk ? std::to_string(pw_splitk) : std::string("auto"))

@@ -6,6 +6,8 @@
 //   MBV2_CUSTOM_BLOCK_FUSION=auto|0|1  forward(): whole inverted-residual blocks as one kernel
 //                               (ir_block.cu); auto (default): where the block's depthwise
 //                               output has <= 4096 pixels over the batch; 1: wherever it fits
+//   MBV2_CUSTOM_BLOCK_SLICES=N  fused blocks: clusters of N blocks (2..16; above 8 only where
+//                               the device holds such clusters; 0 = planner, default)
 //   MBV2_CUSTOM_PDL=0|1         forward(): programmatic dependent launch between kernels (default 1)
 //   MBV2_CUSTOM_PW_KERNEL=v2    GEMM main loop for pointwise / linear layers: v1 (BK 8,
 //                               register staged), v2 (cp.async 4-stage pipeline, needs K % 4
@@ -22,7 +24,7 @@
 //   v1  fusion, pdl, pw_tile, pw_splitk.
 //   v2  pw_kernel; 8 more tiles.
 //   v3  pw_cluster.
-//   v4  block_fusion.
+//   v4  block_fusion, block_slices.
 #pragma once
 
 #include <memory>
@@ -35,6 +37,7 @@ namespace mbv2 {
 struct CustomOptions {
   bool fusion = false;  // measured on the H100: the v1 fused dw+project kernel loses (NOTES.md)
   int block_fusion = -1;  ///< -1 auto (small batch), 0 off, 1 wherever the kernel fits
+  int block_slices = 0;   ///< 0: the planner chooses; 2..16: cluster size of fused blocks
   bool pdl = true;      // measured on the H100: -9 µs at batch 1, neutral at 256
   int pw_kernel = 0;    ///< 0: the planner chooses; 1 / 2: only the v1 / v2 GEMM main loop
   std::string pw_tile;  ///< empty: the planner chooses
@@ -43,7 +46,7 @@ struct CustomOptions {
 
   /// Reads the MBV2_CUSTOM_* variables; throws InputError naming a bad value.
   static CustomOptions from_env();
-  /// "fusion=1 block_fusion=auto pdl=0 pw_kernel=auto pw_tile=auto pw_splitk=auto pw_cluster=1"
+  /// "fusion=1 block_fusion=auto block_slices=auto pdl=0 pw_kernel=auto pw_tile=auto pw_splitk=auto pw_cluster=1"
   std::string str() const;
 };
 

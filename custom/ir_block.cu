@@ -256,14 +256,18 @@ __global__ void __launch_bounds__(kIrBlockThreads, 1) ir_block_kernel(const IrPa
   const int per = (total + slices - 1) / slices;
   const int end = min(total, (rank + 1) * per);
   for (int e = rank * per + tid; e < end; e += T) {
-    float4 part[kIrBlockMaxSlices];
+    // Peers' loads issued 8 at a time before the adds (one DSMEM round trip per 8), summed
+    // in rank order: the result does not depend on timing.
+    float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
+    for (int s0 = 0; s0 < slices; s0 += 8) {
+      float4 part[8];
 #pragma unroll
-    for (int s = 0; s < kIrBlockMaxSlices; ++s)
-      if (s < slices) part[s] = cluster.map_shared_rank(reinterpret_cast<float4*>(Ps), s)[e];
-    float4 v = part[0];
+      for (int s = 0; s < 8; ++s)
+        if (s0 + s < slices) part[s] = cluster.map_shared_rank(reinterpret_cast<float4*>(Ps), s0 + s)[e];
 #pragma unroll
-    for (int s = 1; s < kIrBlockMaxSlices; ++s)
-      if (s < slices) v = add4(v, part[s]);
+      for (int s = 0; s < 8; ++s)
+        if (s0 + s < slices) v = s0 + s == 0 ? part[0] : add4(v, part[s]);
+    }
     const int q = e / oq, o = (e % oq) * 4;
     v = add4(v, __ldg(reinterpret_cast<const float4*>(p.a.project_b + o)));
     const int oh = oh0 + q / p.ow, ow = q % p.ow;
@@ -312,7 +316,8 @@ std::string IrBlockPlan::str(int batch) const {
   return s.str();
 }
 
-IrBlockPlan plan_ir_block(const IrBlockShape& s, int sm_count, size_t smem_limit) {
+IrBlockPlan plan_ir_block(const IrBlockShape& s, int sm_count, size_t smem_limit, int max_slices,
+                          int force_slices) {
   IrBlockPlan p;
   auto refuse = [&](const std::string& why) {
     p = IrBlockPlan();
@@ -329,10 +334,12 @@ IrBlockPlan plan_ir_block(const IrBlockShape& s, int sm_count, size_t smem_limit
       int64_t(s.n) * s.h * s.w * s.cin >= (int64_t(1) << 31))
     return refuse("more than 2^31 elements");
 
-  int slices = std::clamp((s.ch + 15) / 16, 2, kIrBlockMaxSlices);
+  max_slices = std::clamp(max_slices, 2, kIrBlockMaxSlices);
+  int slices = force_slices > 0 ? force_slices : (s.ch + 15) / 16;
+  slices = std::clamp(slices, 2, max_slices);
   p.slice_ch = padded4((s.ch + slices - 1) / slices);
   p.slices = (s.ch + p.slice_ch - 1) / p.slice_ch;
-  if (p.slices < 2 || p.slices > kIrBlockMaxSlices) return refuse("no cluster split of the hidden channels");
+  if (p.slices < 2 || p.slices > max_slices) return refuse("no cluster split of the hidden channels");
 
   // Rows per band: as many as keep >= one block per SM (fewer recomputed halo rows), within
   // the shared-memory limit; staged projection weights when they fit.
@@ -370,6 +377,24 @@ IrBlockPlan plan_ir_block(const IrBlockShape& s, int sm_count, size_t smem_limit
 void configure_ir_block(size_t smem_bytes) {
   MBV2_CUDA_CHECK(cudaFuncSetAttribute(ir_block_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                        int(std::max<size_t>(smem_bytes, 48 * 1024))));
+  MBV2_CUDA_CHECK(cudaFuncSetAttribute(ir_block_kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
+}
+
+int ir_block_max_active_clusters(const IrBlockPlan& plan) {
+  cudaLaunchConfig_t config = {};
+  config.gridDim = dim3(1u, 1u, unsigned(plan.slices));
+  config.blockDim = dim3(kIrBlockThreads);
+  config.dynamicSmemBytes = plan.smem_bytes;
+  cudaLaunchAttribute attribute;
+  attribute.id = cudaLaunchAttributeClusterDimension;
+  attribute.val.clusterDim.x = 1;
+  attribute.val.clusterDim.y = 1;
+  attribute.val.clusterDim.z = unsigned(plan.slices);
+  config.attrs = &attribute;
+  config.numAttrs = 1;
+  int clusters = 0;
+  MBV2_CUDA_CHECK(cudaOccupancyMaxActiveClusters(&clusters, ir_block_kernel, &config));
+  return clusters;
 }
 
 void launch_ir_block(const IrBlockShape& s, const IrBlockPlan& plan, const IrBlockArgs& a,

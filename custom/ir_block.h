@@ -42,15 +42,23 @@ struct IrBlockPlan {
   std::string str(int batch) const;
 };
 
-constexpr int kIrBlockThreads = 256;
-constexpr int kIrBlockMaxSlices = 8;
+constexpr int kIrBlockThreads = 512;
+constexpr int kIrBlockMaxPortableSlices = 8;  ///< portable cluster size
+constexpr int kIrBlockMaxSlices = 16;         ///< with non-portable cluster sizes (Hopper)
 
 /// Plans the block for a device of `sm_count` SMs and `smem_limit` bytes of opt-in shared
 /// memory per block; !ok (with the reason) when the shape does not fit the kernel.
-IrBlockPlan plan_ir_block(const IrBlockShape& shape, int sm_count, size_t smem_limit);
+/// `max_slices` caps the cluster size (8 portable, 16 where the device allows it);
+/// `force_slices` (2..16) asks for one cluster size, clamped to what the channels allow.
+IrBlockPlan plan_ir_block(const IrBlockShape& shape, int sm_count, size_t smem_limit,
+                          int max_slices = kIrBlockMaxPortableSlices, int force_slices = 0);
 
-/// Raises the kernel's dynamic shared memory limit to `smem_bytes` (call in prepare()).
+/// Raises the kernel's dynamic shared memory limit to `smem_bytes` and allows clusters of
+/// more than 8 blocks (call in prepare()).
 void configure_ir_block(size_t smem_bytes);
+
+/// How many clusters of the plan's shape the device can hold at once (0: it cannot launch).
+int ir_block_max_active_clusters(const IrBlockPlan& plan);
 
 struct IrBlockArgs {
   const float* x = nullptr;          ///< [N][H][W][Cin], 16-byte aligned

@@ -184,7 +184,13 @@ TEST(CustomBackendApi, OptionsFromEnvironmentRejectBadValues) {
   ::setenv("MBV2_CUSTOM_BLOCK_FUSION", "auto", 1);
   EXPECT_EQ(CustomOptions::from_env().block_fusion, -1);
   ::setenv("MBV2_CUSTOM_BLOCK_FUSION", "0", 1);
+  ::setenv("MBV2_CUSTOM_BLOCK_SLICES", "1", 1);
+  EXPECT_THROW(CustomOptions::from_env(), InputError);
+  ::setenv("MBV2_CUSTOM_BLOCK_SLICES", "17", 1);
+  EXPECT_THROW(CustomOptions::from_env(), InputError);
+  ::setenv("MBV2_CUSTOM_BLOCK_SLICES", "16", 1);
   const CustomOptions o = CustomOptions::from_env();
+  EXPECT_EQ(o.block_slices, 16);
   EXPECT_EQ(o.block_fusion, 0);
   EXPECT_FALSE(o.pw_cluster);
   EXPECT_TRUE(o.fusion);
@@ -195,6 +201,7 @@ TEST(CustomBackendApi, OptionsFromEnvironmentRejectBadValues) {
   ::unsetenv("MBV2_CUSTOM_PW_SPLITK");
   ::unsetenv("MBV2_CUSTOM_PW_CLUSTER");
   ::unsetenv("MBV2_CUSTOM_BLOCK_FUSION");
+  ::unsetenv("MBV2_CUSTOM_BLOCK_SLICES");
   const CustomOptions d = CustomOptions::from_env();
   EXPECT_EQ(d.fusion, CustomOptions().fusion);
   EXPECT_EQ(d.pdl, CustomOptions().pdl);
@@ -225,7 +232,7 @@ TEST(CustomIrBlockPlan, CoversEveryDefaultBlockWithinSharedMemory) {
       ASSERT_TRUE(plan.ok) << plan.reason;
       EXPECT_EQ(plan.slice_ch % 4, 0);
       EXPECT_GE(plan.slices, 2);
-      EXPECT_LE(plan.slices, custom::kIrBlockMaxSlices);
+      EXPECT_LE(plan.slices, custom::kIrBlockMaxPortableSlices);
       EXPECT_GE(plan.slices * plan.slice_ch, s.ch);
       EXPECT_LT((plan.slices - 1) * plan.slice_ch, s.ch);  // no empty slice
       EXPECT_GE(plan.bands * plan.rows, s.oh);

@@ -165,6 +165,9 @@ TEST(CustomNetwork, FusedBlocksOnAwkwardShapes) {
   const ModelWeights weights = synthetic_weights(spec, 71);
   for (int batch : {1, 3, 32}) {
     for (bool pdl : {false, true}) expect_matches_reference(spec, weights, batch, fusion(true, pdl), 72);
+    CustomOptions wide = fusion(true, true);
+    wide.block_slices = 16;  // clusters of 8, 12 and 16 blocks of 4 hidden channels
+    expect_matches_reference(spec, weights, batch, wide, 75);
     std::unique_ptr<Backend> backend = prepared(spec, weights, batch, fusion(true));
     const std::string d = backend->describe_forward();
     EXPECT_NE(d.find("4 inverted-residual blocks fused"), std::string::npos) << d;
@@ -178,7 +181,11 @@ TEST(CustomSanitize, FusedBlocksAwkwardOnce) {
   MBV2_SKIP_WITHOUT_GPU();
   const ModelSpec spec = awkward_block_spec();
   const ModelWeights weights = synthetic_weights(spec, 73);
-  for (int batch : {1, 3}) expect_matches_reference(spec, weights, batch, fusion(true, batch == 3), 74);
+  for (int batch : {1, 3}) {
+    CustomOptions o = fusion(true, batch == 3);
+    o.block_slices = batch == 3 ? 16 : 0;  // non-portable clusters of up to 16 blocks
+    expect_matches_reference(spec, weights, batch, o, 74);
+  }
 }
 
 // Default options: whole blocks fused at batch 1 (auto), not at batch 256.
