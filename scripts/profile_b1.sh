@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Per-kernel GPU time of one custom forward() at batch 1 under Nsight Compute, at the
+# GPU's own clocks and caches (no clock locking, no cache flush), for a few option sets,
+# plus full ncu sections for two fused-block kernels. Run on a GPU machine after a build:
+#   OUT=/tmp/out MBV2_BUILD_DIR=build scripts/profile_b1.sh
+# Writes $OUT/ncu-<n>.csv (one per variant), $OUT/ncu-variants.txt, $OUT/ncu-full.txt.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-$PWD/out}
+BUILD=${MBV2_BUILD_DIR:-build}
+BENCH="$BUILD/bench/mbv2_bench --infer --backend=custom"
+mkdir -p "$OUT"
+n=0
+while IFS= read -r vars; do
+  [[ -z $vars ]] && continue
+  n=$((n + 1))
+  echo "$n: $vars" >> "$OUT/ncu-variants.txt"
+  env $vars timeout 90 ncu --clock-control none --cache-control none \
+    --metrics gpu__time_duration.sum --csv $BENCH > "$OUT/ncu-$n.csv" 2>&1
+done <<< "${MBV2_PROFILE_VARIANTS:-MBV2_CUSTOM_BLOCK_FUSION=0
+MBV2_CUSTOM_BLOCK_FUSION=1}"
+# Full sections of the 14x14 (4th fused) and 7x7 (13th fused) block kernels.
+MBV2_CUSTOM_BLOCK_FUSION=1 timeout 120 ncu --clock-control none --set full -k regex:ir_block \
+  --launch-skip 6 --launch-count 1 $BENCH > "$OUT/ncu-full.txt" 2>&1
+MBV2_CUSTOM_BLOCK_FUSION=1 timeout 120 ncu --clock-control none --set full -k regex:ir_block \
+  --launch-skip 13 --launch-count 1 $BENCH >> "$OUT/ncu-full.txt" 2>&1
+exit 0
