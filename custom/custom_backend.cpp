@@ -35,10 +35,6 @@ using custom::LayerKernel;
 using custom::LayerOp;
 using custom::layer_label;
 
-// block_fusion=auto fuses a block when its depthwise output has at most this many pixels over
-// the batch: batch 1 from the 56x56 stage on (first estimate; NOTES.md has the measurements).
-constexpr int64_t kBlockFusionAutoPixels = 4096;
-
 enum class StepKind { kLayer, kDwProject, kPoolClassifier, kIrBlock };
 
 // One launch of forward(). Values are named by the layer that produces them; -1 is the
@@ -305,8 +301,7 @@ class CustomBackend final : public Backend {
 
   // Layers i, i+1, i+2 as one inverted-residual block kernel: expand 1x1 -> depthwise 3x3 ->
   // project 1x1, the two intermediate values read by nothing else. With block_fusion auto,
-  // only where the depthwise output has <= kBlockFusionAutoPixels pixels in the batch
-  // (small batch, late stages: where launch boundaries dominate; NOTES.md).
+  // only where custom::ir_block_auto_fuses() (measured wins on the H200; NOTES.md).
   bool block_step(int i, const std::vector<int>& readers, Step* st) const {
     const std::vector<Layer>& L = spec_.layers;
     const Layer& e = L[size_t(i)];
@@ -319,7 +314,6 @@ class CustomBackend final : public Backend {
         readers[size_t(i) + 1] != 1 || e.has_residual() || d.has_residual())
       return false;
     const int b = config_.batch;
-    if (options_.block_fusion < 0 && int64_t(b) * d.out_h * d.out_w > kBlockFusionAutoPixels) return false;
     custom::IrBlockShape sh;
     sh.n = b, sh.h = e.in_h, sh.w = e.in_w, sh.cin = e.in_c, sh.ch = e.out_c;
     sh.oh = d.out_h, sh.ow = d.out_w, sh.cout = p.out_c, sh.stride = d.stride, sh.pad = d.pad;
@@ -328,6 +322,7 @@ class CustomBackend final : public Backend {
     sh.project_relu6 = p.act == Activation::kRelu6;
     sh.residual = p.has_residual();
     if (d.in_c != sh.ch || p.in_c != sh.ch) return false;
+    if (options_.block_fusion < 0 && !custom::ir_block_auto_fuses(sh)) return false;
     const int forced = options_.block_slices;
     custom::IrBlockPlan plan = custom::plan_ir_block(
         sh, sm_count_, size_t(smem_optin_),

@@ -45,13 +45,16 @@ __host__ __device__ inline IrSmem ir_smem_layout(int in_rows, int w, int cin4, i
                                                  int cout4, bool stage_project) {
   IrSmem s;
   int o = 0;
-  s.x = o, o += in_rows * w * cin4;   // input rows of the band      [in_rows * W][cin4]
+  // Rows of X, E and D are padded by 4 floats: threads of a warp reading float4s of
+  // neighbouring pixels then hit different banks (the first H200 profile showed 4.6-way
+  // conflicts on 23% of the shared loads without it).
+  s.x = o, o += in_rows * w * (cin4 + 4);  // input rows of the band [in_rows * W][cin4 + 4]
   s.we = o, o += cin4 * cs;           // expand weights of the slice [cin4][cs]
   s.be = o, o += cs;                  // expand bias
   s.wd = o, o += 9 * cs;              // depthwise taps              [9][cs]
   s.bd = o, o += cs;                  // depthwise bias
-  s.e = o, o += in_rows * w * cs;     // expanded rows               [in_rows * W][cs]
-  s.d = o, o += q * cs;               // depthwise outputs           [rows * OW][cs]
+  s.e = o, o += in_rows * w * (cs + 4);  // expanded rows            [in_rows * W][cs + 4]
+  s.d = o, o += q * (cs + 4);            // depthwise outputs        [rows * OW][cs + 4]
   s.wp = o, o += stage_project ? cs * cout4 : 0;  // projection weights [cs][cout4]
   s.p = o, o += q * cout4;            // partial projection          [rows * OW][cout4]
   s.total = o;
@@ -141,6 +144,7 @@ __global__ void __launch_bounds__(kIrBlockThreads, 1) ir_block_kernel(const IrPa
   const int tid = threadIdx.x;
   const int band = int(blockIdx.x) % p.bands, img = int(blockIdx.x) / p.bands;
   const int CS = p.slice_ch, cq = CS / 4, oq = p.ldo / 4;
+  const int ldx = p.cin4 + 4, lde = CS + 4;  // padded rows of X and of E / D
   const int c0 = int(blockIdx.z) * CS;
   float* Xs = smem + p.sm.x;
   float* Wes = smem + p.sm.we;
@@ -185,33 +189,36 @@ __global__ void __launch_bounds__(kIrBlockThreads, 1) ir_block_kernel(const IrPa
   const int npix = max(0, r_hi - r_lo) * p.w;
   const float* x_img = p.a.x + size_t(img) * p.h * p.w * p.cin;
   const float* x_band = x_img + (size_t(ih0 + r_lo) * p.w) * p.cin;  // rows are contiguous
-  float* xs_band = Xs + r_lo * p.w * p.cin4;
+  float* xs_band = Xs + r_lo * p.w * ldx;
   if (p.cin % 4 == 0) {
     const int kq = p.cin / 4;
-    for (int f = tid; f < npix * kq; f += T) cp_async16(xs_band + f * 4, x_band + f * 4, true);
+    for (int f = tid; f < npix * kq; f += T) {
+      const int pix = f / kq, j = (f % kq) * 4;
+      cp_async16(xs_band + pix * ldx + j, x_band + size_t(pix) * p.cin + j, true);
+    }
   } else {
     for (int f = tid; f < npix * p.cin4; f += T) {
       const int pix = f / p.cin4, k = f % p.cin4;
-      xs_band[f] = k < p.cin ? x_band[size_t(pix) * p.cin + k] : 0.0f;
+      xs_band[pix * ldx + k] = k < p.cin ? x_band[size_t(pix) * p.cin + k] : 0.0f;
     }
   }
   cp_async_commit();
   // Expanded rows outside the image are the depthwise zero padding.
   for (int f = tid; f < p.in_rows * p.w * cq; f += T) {
     const int pix = f / cq, r = pix / p.w;
-    if (r < r_lo || r >= r_hi) st4(Es + pix * CS + (f % cq) * 4, make_float4(0.f, 0.f, 0.f, 0.f));
+    if (r < r_lo || r >= r_hi) st4(Es + pix * lde + (f % cq) * 4, make_float4(0.f, 0.f, 0.f, 0.f));
   }
   cp_async_wait<0>();
   __syncthreads();
 
   // (3) Expand: E = act(X * We + be) for the valid rows.
   {
-    float* es_band = Es + r_lo * p.w * CS;
+    float* es_band = Es + r_lo * p.w * lde;
     const bool act = p.expand_relu6;
-    tile_gemm_tm(p.tm_expand, xs_band, p.cin4, Wes, CS, npix, cq, p.cin,
+    tile_gemm_tm(p.tm_expand, xs_band, ldx, Wes, CS, npix, cq, p.cin,
                  [&](int m, int q, float4 v) {
                    v = add4(v, f4(Bes + 4 * q));
-                   st4(es_band + m * CS + 4 * q, act ? relu6_4(v) : v);
+                   st4(es_band + m * lde + 4 * q, act ? relu6_4(v) : v);
                  });
   }
   __syncthreads();
@@ -225,17 +232,17 @@ __global__ void __launch_bounds__(kIrBlockThreads, 1) ir_block_kernel(const IrPa
     float4 acc = f4(Bds + c);
 #pragma unroll
     for (int i = 0; i < 3; ++i) {
-      const float* erow = Es + (lr * p.stride + i) * p.w * CS;
+      const float* erow = Es + (lr * p.stride + i) * p.w * lde;
 #pragma unroll
       for (int j = 0; j < 3; ++j) {
         const int iw = ow * p.stride - p.pad + j;
         if (unsigned(iw) >= unsigned(p.w)) continue;
-        const float4 e = f4(erow + iw * CS + c), wt = f4(Wds + (i * 3 + j) * CS + c);
+        const float4 e = f4(erow + iw * lde + c), wt = f4(Wds + (i * 3 + j) * CS + c);
         acc.x = fmaf(e.x, wt.x, acc.x), acc.y = fmaf(e.y, wt.y, acc.y);
         acc.z = fmaf(e.z, wt.z, acc.z), acc.w = fmaf(e.w, wt.w, acc.w);
       }
     }
-    st4(Ds + q * CS + c, p.dw_relu6 ? relu6_4(acc) : acc);
+    st4(Ds + q * lde + c, p.dw_relu6 ? relu6_4(acc) : acc);
   }
   __syncthreads();
 
@@ -243,7 +250,7 @@ __global__ void __launch_bounds__(kIrBlockThreads, 1) ir_block_kernel(const IrPa
   {
     const int kv = max(0, min(CS, p.ch - c0));
     const float* B = p.stage_project ? Wps : p.a.project_w + size_t(kv > 0 ? c0 : 0) * p.ldo;
-    tile_gemm_tm(p.tm_project, Ds, CS, B, p.ldo, qv, oq, kv,
+    tile_gemm_tm(p.tm_project, Ds, lde, B, p.ldo, qv, oq, kv,
                  [&](int m, int q, float4 v) { st4(Ps + m * p.ldo + 4 * q, v); });
   }
   pdl_launch_dependents();
@@ -287,14 +294,23 @@ __global__ void __launch_bounds__(kIrBlockThreads, 1) ir_block_kernel(const IrPa
   cluster.sync();  // no block leaves while a peer may still read its shared memory
 }
 
-// Rows per thread tile: fewest shared-memory instructions on the busiest thread. One step of
-// 4 k costs 4 B loads + tm A loads + 16 tm FMAs; a thread runs ceil(tiles / threads) tiles.
-int pick_tm(int m, int nq) {
+// Rows per thread tile. A step of 4 k costs each thread 4 B + tm A float4 shared loads and
+// 16 tm FMAs; the estimate (SM cycles) is the largest of the shared-memory pipe (4 cycles
+// per warp-wide 16-byte load), the FMA pipes (4 warp FMAs per cycle) and one thread's
+// dependent chain (~30 cycles of load latency + its FMAs per step). The first H200 profile
+// (pure per-thread instruction count, tm 1) was bound by the shared-memory pipe.
+int pick_tm(int m, int nq, int k) {
   int best = 4;
   int64_t best_cost = -1;
+  const int64_t steps = (k + 3) / 4;
   for (int tm : {4, 2, 1}) {
     const int64_t tiles = int64_t((m + tm - 1) / tm) * nq;
-    const int64_t cost = (tiles + kIrBlockThreads - 1) / kIrBlockThreads * (4 + 17 * tm);
+    const int64_t warps = (tiles + 31) / 32;
+    const int64_t rounds = (tiles + kIrBlockThreads - 1) / kIrBlockThreads;
+    const int64_t lds = warps * steps * (4 + tm) * 4;
+    const int64_t fma = warps * steps * 16 * tm / 4;
+    const int64_t chain = rounds * steps * (30 + 16 * tm);
+    const int64_t cost = std::max({lds, fma, chain});
     if (best_cost < 0 || cost < best_cost) best = tm, best_cost = cost;
   }
   return best;
@@ -341,13 +357,13 @@ IrBlockPlan plan_ir_block(const IrBlockShape& s, int sm_count, size_t smem_limit
   p.slices = (s.ch + p.slice_ch - 1) / p.slice_ch;
   if (p.slices < 2 || p.slices > max_slices) return refuse("no cluster split of the hidden channels");
 
-  // Rows per band: as many as keep >= one block per SM (fewer recomputed halo rows), within
-  // the shared-memory limit; staged projection weights when they fit.
+  // Rows per band: the fewest that fit the grid in one wave of one block per SM (512
+  // threads x ~113 registers allow one), since every extra row per band shortens the
+  // recomputed halo but lengthens the block; when no count fits one wave (large batch), as
+  // many as shared memory allows. Staged projection weights when they fit.
   int best_rows = 0;
   bool best_stage = false;
   for (int rows = 1; rows <= s.oh; ++rows) {
-    const int bands = (s.oh + rows - 1) / rows;
-    if (rows > 1 && int64_t(bands) * s.n * p.slices < sm_count) break;
     const int in_rows = (rows - 1) * s.stride + 3;
     bool fits = false, stage = false;
     for (bool st : {true, false}) {
@@ -360,6 +376,8 @@ IrBlockPlan plan_ir_block(const IrBlockShape& s, int sm_count, size_t smem_limit
     }
     if (!fits) break;
     best_rows = rows, best_stage = stage;
+    const int bands = (s.oh + rows - 1) / rows;
+    if (int64_t(bands) * s.n * p.slices <= sm_count) break;
   }
   if (best_rows == 0) return refuse("one output row does not fit in shared memory");
   p.rows = best_rows;
@@ -367,11 +385,15 @@ IrBlockPlan plan_ir_block(const IrBlockShape& s, int sm_count, size_t smem_limit
   p.in_rows = (p.rows - 1) * s.stride + 3;
   p.bands = (s.oh + p.rows - 1) / p.rows;
   if (int64_t(p.bands) * s.n > 0x7fffffff) return refuse("grid too large");
-  p.tm_expand = pick_tm(p.in_rows * s.w, p.slice_ch / 4);
-  p.tm_project = pick_tm(p.rows * s.ow, padded4(s.cout) / 4);
+  p.tm_expand = pick_tm(p.in_rows * s.w, p.slice_ch / 4, s.cin);
+  p.tm_project = pick_tm(p.rows * s.ow, padded4(s.cout) / 4, p.slice_ch);
   p.smem_bytes = size_t(layout_of(s, p).total) * sizeof(float);
   p.ok = true;
   return p;
+}
+
+bool ir_block_auto_fuses(const IrBlockShape& s) {
+  return int64_t(s.n) * s.oh * s.ow <= 196 && s.ch <= 576;
 }
 
 void configure_ir_block(size_t smem_bytes) {

@@ -53,6 +53,11 @@ constexpr int kIrBlockMaxSlices = 16;         ///< with non-portable cluster siz
 IrBlockPlan plan_ir_block(const IrBlockShape& shape, int sm_count, size_t smem_limit,
                           int max_slices = kIrBlockMaxPortableSlices, int force_slices = 0);
 
+/// The default (block_fusion=auto) choice: fuse where the H200 measured the one kernel
+/// faster than its three (custom/NOTES.md): at most 196 depthwise output pixels over the
+/// batch and at most 576 hidden channels (batch 1: the 28->14 block and the 14x14 stage).
+bool ir_block_auto_fuses(const IrBlockShape& shape);
+
 /// Raises the kernel's dynamic shared memory limit to `smem_bytes` and allows clusters of
 /// more than 8 blocks (call in prepare()).
 void configure_ir_block(size_t smem_bytes);
