@@ -324,10 +324,8 @@ class CustomBackend final : public Backend {
     if (d.in_c != sh.ch || p.in_c != sh.ch) return false;
     if (options_.block_fusion < 0 && !custom::ir_block_auto_fuses(sh)) return false;
     const int forced = options_.block_slices;
-    custom::IrBlockPlan plan = custom::plan_ir_block(
-        sh, sm_count_, size_t(smem_optin_),
-        forced > custom::kIrBlockMaxPortableSlices ? custom::kIrBlockMaxSlices : custom::kIrBlockMaxPortableSlices,
-        forced);
+    custom::IrBlockPlan plan =
+        custom::plan_ir_block(sh, sm_count_, size_t(smem_optin_), custom::kIrBlockMaxSlices, forced);
     if (plan.ok && plan.slices > custom::kIrBlockMaxPortableSlices &&
         custom::ir_block_max_active_clusters(plan) < 1)  // this device cannot hold such a cluster
       plan = custom::plan_ir_block(sh, sm_count_, size_t(smem_optin_), custom::kIrBlockMaxPortableSlices, forced);

@@ -5,8 +5,8 @@
 //   MBV2_CUSTOM_FUSION=0|1      forward(): fuse depthwise+project and pool+classifier (default 0)
 //   MBV2_CUSTOM_BLOCK_FUSION=auto|0|1  forward(): whole inverted-residual blocks as one kernel
 //                               (ir_block.cu); auto (default): where the H200 measured it
-//                               faster (<= 196 output pixels over the batch, <= 576 hidden
-//                               channels); 1: wherever it fits
+//                               faster (block input <= 56x56 pixels over the batch);
+//                               1: wherever it fits
 //   MBV2_CUSTOM_BLOCK_SLICES=N  fused blocks: clusters of N blocks (2..16; above 8 only where
 //                               the device holds such clusters; 0 = planner, default)
 //   MBV2_CUSTOM_PDL=0|1         forward(): programmatic dependent launch between kernels (default 1)

@@ -33,12 +33,14 @@ struct IrBlockPlan {
   int bands = 1;           ///< ceil(OH / rows)
   int slices = 2;          ///< cluster size (2..8)
   int slice_ch = 4;        ///< hidden channels per block (multiple of 4)
-  int tm_expand = 4;       ///< pixels per thread tile in the expand GEMM (1, 2 or 4)
-  int tm_project = 1;      ///< pixels per thread tile in the projection GEMM
+  int tm_expand = 4;       ///< pixels per thread tile in the expand GEMM (2 or 4)
+  int tm_project = 4;      ///< pixels per thread tile in the projection GEMM
+  int ks_expand = 1;       ///< lanes splitting K per expand tile (1, 2, 4, 8)
+  int ks_project = 1;      ///< lanes splitting K per projection tile
   bool stage_project = true;  ///< projection weights staged in shared memory (else read from L2)
   size_t smem_bytes = 0;
   int blocks() const { return bands * slices; }  // per image
-  /// "ir_block<rows 1, 8 x 72 ch, tm 4/2, wp smem> [112 blocks, 61440 B]" (batch applied by caller)
+  /// "ir_block<rows 1, 8 x 72 ch, tiles 4x4/2 4x4/8, wp smem> [112 blocks, 61440 B]" (batch applied by caller)
   std::string str(int batch) const;
 };
 
@@ -54,8 +56,9 @@ IrBlockPlan plan_ir_block(const IrBlockShape& shape, int sm_count, size_t smem_l
                           int max_slices = kIrBlockMaxPortableSlices, int force_slices = 0);
 
 /// The default (block_fusion=auto) choice: fuse where the H200 measured the one kernel
-/// faster than its three (custom/NOTES.md): at most 196 depthwise output pixels over the
-/// batch and at most 576 hidden channels (batch 1: the 28->14 block and the 14x14 stage).
+/// faster than its three (custom/NOTES.md): at most 56x56 block-input pixels over the batch
+/// (batch 1: every block but the first, whose 112x112 input makes the halo recompute and
+/// the tall bands too costly).
 bool ir_block_auto_fuses(const IrBlockShape& shape);
 
 /// Raises the kernel's dynamic shared memory limit to `smem_bytes` and allows clusters of
