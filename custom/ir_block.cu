@@ -84,21 +84,24 @@ __device__ __forceinline__ float4 add4(float4 a, float4 b) {
 // C[m][4q..4q+3] = sum_{k < K} A[m][k] * B[k][4q..4q+3] for m < M, q < NQ, handed to
 // epi(m, q, value). A: shared memory, row stride lda (multiple of 4, columns up to
 // round-up-4(K) readable). B: shared or global, row stride ldb (multiple of 4), rows < K
-// only are read. A group of KS adjacent lanes takes TM rows x one quad; lane ks of the group
-// sums the k-steps ks, ks + KS, ... and the group adds its partials with a fixed xor-shuffle
-// tree (deterministic). Every lane of a warp runs the same iterations (the block size is a
-// multiple of 32), so the shuffles always see full warps.
+// only are read. KS lanes of a warp, 32/KS apart, take TM rows x one quad; lane ks of them
+// sums the k-steps ks, ks + KS, ... and they add their partials with a fixed xor-shuffle
+// tree (deterministic). The 8 lanes of a shared-memory phase then share ks and read
+// consecutive B quads (adjacent lanes on different k rows hit one bank 8 times: the H200
+// profile of that mapping showed 7.6-way conflicts). Every lane of a warp runs the same
+// iterations (the block size is a multiple of 32), so the shuffles always see full warps.
 template <int TM, int KS, class Epi>
 __device__ __forceinline__ void tile_gemm(const float* A, int lda, const float* B, int ldb, int M,
                                           int NQ, int K, Epi&& epi) {
   static_assert(kIrBlockThreads % 32 == 0 && 32 % KS == 0, "whole warps, whole lane groups");
   const int tiles = (M + TM - 1) / TM * NQ;
   const int k4 = K & ~3;
-  const int total = tiles * KS;
-  for (int t0 = 0; t0 < total; t0 += kIrBlockThreads) {
-    const int t = min(t0 + int(threadIdx.x), total - 1);
-    const bool valid = t0 + int(threadIdx.x) < total;
-    const int tile = t / KS, ks = t % KS;
+  constexpr int G = 32 / KS;  // tiles per warp
+  const int lane = int(threadIdx.x) % 32, warp = int(threadIdx.x) / 32;
+  const int ks = lane / G;
+  for (int tile0 = 0; tile0 < tiles; tile0 += kIrBlockThreads / KS) {
+    const bool valid = tile0 + warp * G + lane % G < tiles;
+    const int tile = min(tile0 + warp * G + lane % G, tiles - 1);
     const int q = tile % NQ, m0 = (tile / NQ) * TM;
     const float* a[TM];
 #pragma unroll
@@ -131,7 +134,7 @@ __device__ __forceinline__ void tile_gemm(const float* A, int lda, const float* 
       }
     }
 #pragma unroll
-    for (int off = 1; off < KS; off <<= 1) {
+    for (int off = G; off < 32; off <<= 1) {
 #pragma unroll
       for (int i = 0; i < TM; ++i) {
         float4& c = acc[i];
