@@ -18,6 +18,12 @@
 //       order (deterministic, no atomics, no workspace), adds bias and residual, stores.
 //       All three GEMMs are one register-tiled shared-memory loop (TM pixels x 4 channels
 //       per thread, float4 along K and N).
+//   v2  512 threads (256 left 8 warps per SM latency bound: 241 vs 208 µs unfused at batch
+//       1); rows of X / E / D padded by 4 floats (4.6-way bank conflicts); TM chosen by a
+//       shared-memory-pipe-aware estimate (TM 1 cost 5 loads per 16 FMAs); the fewest rows
+//       per band that fit one wave; clusters of 16 blocks (non-portable) from 384 hidden
+//       channels. Tried and reverted: splitting K over 2-8 lanes per tile with a shuffle
+//       tree (more instructions, 4-way conflicts; every fused block 1-3 µs slower).
 #include "custom/ir_block.h"
 
 #include <cooperative_groups.h>
@@ -26,8 +32,6 @@
 #include <cstdint>
 #include <sstream>
 #include <stdexcept>
-#include <tuple>
-#include <utility>
 
 #include "common/util.h"
 #include "custom/cp_async.cuh"
@@ -66,7 +70,7 @@ __host__ __device__ inline IrSmem ir_smem_layout(int in_rows, int w, int cin4, i
 struct IrParams {
   IrBlockArgs a;
   int h, w, cin, ch, oh, ow, cout, stride, pad;
-  int rows, in_rows, bands, slice_ch, tm_expand, tm_project, ks_expand, ks_project;
+  int rows, in_rows, bands, slice_ch, tm_expand, tm_project;
   int cin4, ldh, ldo;
   int stage_project, expand_relu6, dw_relu6, project_relu6, vec_out;
   IrSmem sm;
@@ -84,25 +88,14 @@ __device__ __forceinline__ float4 add4(float4 a, float4 b) {
 // C[m][4q..4q+3] = sum_{k < K} A[m][k] * B[k][4q..4q+3] for m < M, q < NQ, handed to
 // epi(m, q, value). A: shared memory, row stride lda (multiple of 4, columns up to
 // round-up-4(K) readable). B: shared or global, row stride ldb (multiple of 4), rows < K
-// only are read. KS lanes of a warp, 32/KS apart, take TM rows x one quad; lane ks of them
-// sums the k-steps ks, ks + KS, ... and they add their partials with a fixed xor-shuffle
-// tree (deterministic). The 8 lanes of a shared-memory phase then share ks and read
-// consecutive B quads (adjacent lanes on different k rows hit one bank 8 times: the H200
-// profile of that mapping showed 7.6-way conflicts). Every lane of a warp runs the same
-// iterations (the block size is a multiple of 32), so the shuffles always see full warps.
-template <int TM, int KS, class Epi>
+// only are read. Each thread takes TM rows x one quad at a time.
+template <int TM, class Epi>
 __device__ __forceinline__ void tile_gemm(const float* A, int lda, const float* B, int ldb, int M,
                                           int NQ, int K, Epi&& epi) {
-  static_assert(kIrBlockThreads % 32 == 0 && 32 % KS == 0, "whole warps, whole lane groups");
   const int tiles = (M + TM - 1) / TM * NQ;
   const int k4 = K & ~3;
-  constexpr int G = 32 / KS;  // tiles per warp
-  const int lane = int(threadIdx.x) % 32, warp = int(threadIdx.x) / 32;
-  const int ks = lane / G;
-  for (int tile0 = 0; tile0 < tiles; tile0 += kIrBlockThreads / KS) {
-    const bool valid = tile0 + warp * G + lane % G < tiles;
-    const int tile = min(tile0 + warp * G + lane % G, tiles - 1);
-    const int q = tile % NQ, m0 = (tile / NQ) * TM;
+  for (int t = threadIdx.x; t < tiles; t += kIrBlockThreads) {
+    const int q = t % NQ, m0 = (t / NQ) * TM;
     const float* a[TM];
 #pragma unroll
     for (int i = 0; i < TM; ++i) a[i] = A + min(m0 + i, M - 1) * lda;
@@ -111,7 +104,7 @@ __device__ __forceinline__ void tile_gemm(const float* A, int lda, const float* 
 #pragma unroll
     for (int i = 0; i < TM; ++i) acc[i] = make_float4(0.f, 0.f, 0.f, 0.f);
 #pragma unroll 2
-    for (int k = 4 * ks; k < k4; k += 4 * KS) {
+    for (int k = 0; k < k4; k += 4) {
       const float4 b0 = f4(b + (k + 0) * ldb), b1 = f4(b + (k + 1) * ldb);
       const float4 b2 = f4(b + (k + 2) * ldb), b3 = f4(b + (k + 3) * ldb);
 #pragma unroll
@@ -124,7 +117,7 @@ __device__ __forceinline__ void tile_gemm(const float* A, int lda, const float* 
         c.x = fmaf(av.w, b3.x, c.x), c.y = fmaf(av.w, b3.y, c.y), c.z = fmaf(av.w, b3.z, c.z), c.w = fmaf(av.w, b3.w, c.w);
       }
     }
-    for (int k = k4 + ks; k < K; k += KS) {
+    for (int k = k4; k < K; ++k) {
       const float4 bk = f4(b + k * ldb);
 #pragma unroll
       for (int i = 0; i < TM; ++i) {
@@ -134,42 +127,20 @@ __device__ __forceinline__ void tile_gemm(const float* A, int lda, const float* 
       }
     }
 #pragma unroll
-    for (int off = G; off < 32; off <<= 1) {
-#pragma unroll
-      for (int i = 0; i < TM; ++i) {
-        float4& c = acc[i];
-        c.x += __shfl_xor_sync(0xffffffffu, c.x, off);
-        c.y += __shfl_xor_sync(0xffffffffu, c.y, off);
-        c.z += __shfl_xor_sync(0xffffffffu, c.z, off);
-        c.w += __shfl_xor_sync(0xffffffffu, c.w, off);
-      }
-    }
-    if (valid && ks == 0) {
-#pragma unroll
-      for (int i = 0; i < TM; ++i)
-        if (m0 + i < M) epi(m0 + i, q, acc[i]);
-    }
+    for (int i = 0; i < TM; ++i)
+      if (m0 + i < M) epi(m0 + i, q, acc[i]);
   }
 }
 
-// The plan's (tm, ks) pairs: tm 2 or 4 rows, ks 1, 2, 4 or 8 lanes per tile.
 template <class Epi>
-__device__ __forceinline__ void tile_gemm_plan(int tm, int ks, const float* A, int lda, const float* B,
-                                               int ldb, int M, int NQ, int K, Epi&& epi) {
-  if (tm >= 4) {
-    switch (ks) {
-      case 8: tile_gemm<4, 8>(A, lda, B, ldb, M, NQ, K, epi); return;
-      case 4: tile_gemm<4, 4>(A, lda, B, ldb, M, NQ, K, epi); return;
-      case 2: tile_gemm<4, 2>(A, lda, B, ldb, M, NQ, K, epi); return;
-      default: tile_gemm<4, 1>(A, lda, B, ldb, M, NQ, K, epi); return;
-    }
-  }
-  switch (ks) {
-    case 8: tile_gemm<2, 8>(A, lda, B, ldb, M, NQ, K, epi); return;
-    case 4: tile_gemm<2, 4>(A, lda, B, ldb, M, NQ, K, epi); return;
-    case 2: tile_gemm<2, 2>(A, lda, B, ldb, M, NQ, K, epi); return;
-    default: tile_gemm<2, 1>(A, lda, B, ldb, M, NQ, K, epi); return;
-  }
+__device__ __forceinline__ void tile_gemm_tm(int tm, const float* A, int lda, const float* B, int ldb,
+                                             int M, int NQ, int K, Epi&& epi) {
+  if (tm >= 4)
+    tile_gemm<4>(A, lda, B, ldb, M, NQ, K, epi);
+  else if (tm == 2)
+    tile_gemm<2>(A, lda, B, ldb, M, NQ, K, epi);
+  else
+    tile_gemm<1>(A, lda, B, ldb, M, NQ, K, epi);
 }
 
 __global__ void __launch_bounds__(kIrBlockThreads, 1) ir_block_kernel(const IrParams p) {
@@ -250,7 +221,7 @@ __global__ void __launch_bounds__(kIrBlockThreads, 1) ir_block_kernel(const IrPa
   {
     float* es_band = Es + r_lo * p.w * lde;
     const bool act = p.expand_relu6;
-    tile_gemm_plan(p.tm_expand, p.ks_expand, xs_band, ldx, Wes, CS, npix, cq, p.cin,
+    tile_gemm_tm(p.tm_expand, xs_band, ldx, Wes, CS, npix, cq, p.cin,
                  [&](int m, int q, float4 v) {
                    v = add4(v, f4(Bes + 4 * q));
                    st4(es_band + m * lde + 4 * q, act ? relu6_4(v) : v);
@@ -285,7 +256,7 @@ __global__ void __launch_bounds__(kIrBlockThreads, 1) ir_block_kernel(const IrPa
   {
     const int kv = max(0, min(CS, p.ch - c0));
     const float* B = p.stage_project ? Wps : p.a.project_w + size_t(kv > 0 ? c0 : 0) * p.ldo;
-    tile_gemm_plan(p.tm_project, p.ks_project, Ds, lde, B, p.ldo, qv, oq, kv,
+    tile_gemm_tm(p.tm_project, Ds, lde, B, p.ldo, qv, oq, kv,
                  [&](int m, int q, float4 v) { st4(Ps + m * p.ldo + 4 * q, v); });
   }
   pdl_launch_dependents();
@@ -329,33 +300,24 @@ __global__ void __launch_bounds__(kIrBlockThreads, 1) ir_block_kernel(const IrPa
   cluster.sync();  // no block leaves while a peer may still read its shared memory
 }
 
-// Thread tiles of the block's GEMMs: tm rows x 4 columns per lane group, ks lanes per tile
-// splitting K. A step of 4 k costs each lane 4 B + tm A float4 shared loads and 16 tm FMAs;
-// the estimate (SM cycles) is the largest of the shared-memory pipe (4 cycles per
-// warp-wide 16-byte load), the FMA pipes (4 warp FMAs per cycle) and one lane's dependent
-// chain (~30 cycles of load latency + its FMAs per step, ~30 per shuffle level). The first
-// H200 profiles were bound by the shared-memory pipe (tm 1), then by the chain: 5 of 16
-// warps busy with 16 serial steps each (tm 4, no K split).
-std::pair<int, int> pick_tile(int m, int nq, int k) {
-  std::pair<int, int> best{4, 1};
+// Rows per thread tile. A step of 4 k costs each thread 4 B + tm A float4 shared loads and
+// 16 tm FMAs; the estimate (SM cycles) is the largest of the shared-memory pipe (4 cycles
+// per warp-wide 16-byte load), the FMA pipes (4 warp FMAs per cycle) and one thread's
+// dependent chain (~30 cycles of load latency + its FMAs per step). The first H200 profile
+// (pure per-thread instruction count, tm 1) was bound by the shared-memory pipe.
+int pick_tm(int m, int nq, int k) {
+  int best = 4;
   int64_t best_cost = -1;
   const int64_t steps = (k + 3) / 4;
-  for (int tm : {4, 2}) {
-    for (int ks : {1, 2, 4, 8}) {
-      if (ks > 1 && steps < 2 * ks) continue;  // at least two steps per lane
-      const int64_t lanes = int64_t((m + tm - 1) / tm) * nq * ks;
-      const int64_t warps = (lanes + 31) / 32;
-      const int64_t rounds = (lanes + kIrBlockThreads - 1) / kIrBlockThreads;
-      const int64_t my_steps = (steps + ks - 1) / ks;
-      const int64_t lds = warps * my_steps * (4 + tm) * 4;
-      const int64_t fma = warps * my_steps * 16 * tm / 4;
-      int levels = 0;
-      for (int x = ks; x > 1; x >>= 1) ++levels;
-      const int64_t chain = rounds * (my_steps * (30 + 16 * tm) + levels * (30 + 4 * tm));
-      // Throughput bound first; among equals, the shorter chain.
-      const int64_t cost = std::max({lds, fma, chain}) * 4096 + chain;
-      if (best_cost < 0 || cost < best_cost) best = {tm, ks}, best_cost = cost;
-    }
+  for (int tm : {4, 2, 1}) {
+    const int64_t tiles = int64_t((m + tm - 1) / tm) * nq;
+    const int64_t warps = (tiles + 31) / 32;
+    const int64_t rounds = (tiles + kIrBlockThreads - 1) / kIrBlockThreads;
+    const int64_t lds = warps * steps * (4 + tm) * 4;
+    const int64_t fma = warps * steps * 16 * tm / 4;
+    const int64_t chain = rounds * steps * (30 + 16 * tm);
+    const int64_t cost = std::max({lds, fma, chain});
+    if (best_cost < 0 || cost < best_cost) best = tm, best_cost = cost;
   }
   return best;
 }
@@ -370,8 +332,8 @@ IrSmem layout_of(const IrBlockShape& s, const IrBlockPlan& p) {
 std::string IrBlockPlan::str(int batch) const {
   std::ostringstream s;
   if (!ok) return "ir_block<none: " + reason + ">";
-  s << "ir_block<rows " << rows << ", " << slices << " x " << slice_ch << " ch, tiles " << tm_expand
-    << "x4/" << ks_expand << " " << tm_project << "x4/" << ks_project << ", wp " << (stage_project ? "smem" : "L2") << "> ["
+  s << "ir_block<rows " << rows << ", " << slices << " x " << slice_ch << " ch, tm " << tm_expand
+    << "/" << tm_project << ", wp " << (stage_project ? "smem" : "L2") << "> ["
     << int64_t(bands) * batch * slices << " blocks, " << smem_bytes << " B]";
   return s.str();
 }
@@ -432,8 +394,8 @@ IrBlockPlan plan_ir_block(const IrBlockShape& s, int sm_count, size_t smem_limit
   p.in_rows = (p.rows - 1) * s.stride + 3;
   p.bands = (s.oh + p.rows - 1) / p.rows;
   if (int64_t(p.bands) * s.n > 0x7fffffff) return refuse("grid too large");
-  std::tie(p.tm_expand, p.ks_expand) = pick_tile(p.in_rows * s.w, p.slice_ch / 4, s.cin);
-  std::tie(p.tm_project, p.ks_project) = pick_tile(p.rows * s.ow, padded4(s.cout) / 4, p.slice_ch);
+  p.tm_expand = pick_tm(p.in_rows * s.w, p.slice_ch / 4, s.cin);
+  p.tm_project = pick_tm(p.rows * s.ow, padded4(s.cout) / 4, p.slice_ch);
   p.smem_bytes = size_t(layout_of(s, p).total) * sizeof(float);
   p.ok = true;
   return p;
@@ -482,7 +444,6 @@ void launch_ir_block(const IrBlockShape& s, const IrBlockPlan& plan, const IrBlo
   p.stride = s.stride, p.pad = s.pad;
   p.rows = plan.rows, p.in_rows = plan.in_rows, p.bands = plan.bands, p.slice_ch = plan.slice_ch;
   p.tm_expand = plan.tm_expand, p.tm_project = plan.tm_project;
-  p.ks_expand = plan.ks_expand, p.ks_project = plan.ks_project;
   p.cin4 = padded4(s.cin), p.ldh = padded4(s.ch), p.ldo = padded4(s.cout);
   p.stage_project = plan.stage_project;
   p.expand_relu6 = s.expand_relu6, p.dw_relu6 = s.dw_relu6, p.project_relu6 = s.project_relu6;

@@ -31,16 +31,14 @@ struct IrBlockPlan {
   int rows = 1;            ///< output rows per band
   int in_rows = 3;         ///< input rows a band reads: (rows - 1) * stride + 3
   int bands = 1;           ///< ceil(OH / rows)
-  int slices = 2;          ///< cluster size (2..8)
+  int slices = 2;          ///< cluster size (2..16)
   int slice_ch = 4;        ///< hidden channels per block (multiple of 4)
-  int tm_expand = 4;       ///< pixels per thread tile in the expand GEMM (2 or 4)
+  int tm_expand = 4;       ///< pixels per thread tile in the expand GEMM (1, 2 or 4)
   int tm_project = 4;      ///< pixels per thread tile in the projection GEMM
-  int ks_expand = 1;       ///< lanes splitting K per expand tile (1, 2, 4, 8)
-  int ks_project = 1;      ///< lanes splitting K per projection tile
   bool stage_project = true;  ///< projection weights staged in shared memory (else read from L2)
   size_t smem_bytes = 0;
   int blocks() const { return bands * slices; }  // per image
-  /// "ir_block<rows 1, 8 x 72 ch, tiles 4x4/2 4x4/8, wp smem> [112 blocks, 61440 B]" (batch applied by caller)
+  /// "ir_block<rows 1, 8 x 72 ch, tm 4/4, wp smem> [112 blocks, 61440 B]" (batch applied by caller)
   std::string str(int batch) const;
 };
 
