@@ -37,7 +37,6 @@ struct IrBlockPlan {
   int tm_project = 4;      ///< pixels per thread tile in the projection GEMM
   bool stage_project = true;  ///< projection weights staged in shared memory (else read from L2)
   size_t smem_bytes = 0;
-  int blocks() const { return bands * slices; }  // per image
   /// "ir_block<rows 1, 8 x 72 ch, tm 4/4, wp smem> [112 blocks, 61440 B]" (batch applied by caller)
   std::string str(int batch) const;
 };
