@@ -9,12 +9,9 @@
 #include <string>
 #include <vector>
 
-#if defined(__linux__)
-#include <sched.h>
-#endif
-
 #include "bench/builtin_backends.h"
 #include "bench/calibration.h"
+#include "bench/cpu_affinity.h"
 #include "bench/cli_options.h"
 #include "bench/git_info.h"
 #include "bench/gpu_errors.h"
@@ -51,28 +48,22 @@ void error_line(const std::string& message) {
   std::fflush(stderr);
 }
 
+/// "0000:1B:00.0" for CUDA device `device`, "" when the runtime cannot say.
+std::string pci_bus_id(int device) {
+  char id[32] = {};
+  if (cudaDeviceGetPCIBusId(id, int(sizeof(id)), device) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return "";
+  }
+  return id;
+}
+
 std::string fixed(double v, int digits) {
   std::ostringstream s;
   s.setf(std::ios::fixed);
   s.precision(digits);
   s << v;
   return s.str();
-}
-
-/// Pins the calling (timing) thread to the CPU it runs on: end-to-end stream samples include
-/// host launch cost, which moved by up to 22% between two runs on the H200's VM when the
-/// thread could migrate. Returns the CPU, or -1 where that is not possible.
-int pin_timing_thread() {
-#if defined(__linux__)
-  const int cpu = sched_getcpu();
-  if (cpu < 0) return -1;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  return sched_setaffinity(0, sizeof(set), &set) == 0 ? cpu : -1;
-#else
-  return -1;
-#endif
 }
 
 std::vector<std::string> run_notes(const BenchContext& ctx, const DeviceReport& device, int timed_cases,
@@ -161,7 +152,7 @@ int run_benchmarks(const std::string& argv0, const CliOptions& o, const ModelSet
       calibrate_batch(ctx, ref);
     }
     suite.register_benchmarks();
-    pinned_cpu = pin_timing_thread();  // after the multi-threaded verification
+    pinned_cpu = pin_thread_near_gpu(pci_bus_id(device));  // after the multi-threaded verification
     suite.run();
   } catch (const FatalRunError& e) {
     fatal = one_line(e.what());
