@@ -48,16 +48,6 @@ void error_line(const std::string& message) {
   std::fflush(stderr);
 }
 
-/// "0000:1B:00.0" for CUDA device `device`, "" when the runtime cannot say.
-std::string pci_bus_id(int device) {
-  char id[32] = {};
-  if (cudaDeviceGetPCIBusId(id, int(sizeof(id)), device) != cudaSuccess) {
-    (void)cudaGetLastError();
-    return "";
-  }
-  return id;
-}
-
 std::string fixed(double v, int digits) {
   std::ostringstream s;
   s.setf(std::ios::fixed);

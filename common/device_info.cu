@@ -63,12 +63,8 @@ class Nvml {
   /// renumbers CUDA devices, NVML does not).
   bool handle_of(int device, NvmlDevice* out) const {
     if (!initialized_ || !get_handle_by_pci_) return false;
-    char bus_id[64] = {};
-    if (cudaDeviceGetPCIBusId(bus_id, int(sizeof(bus_id)), device) != cudaSuccess) {
-      cudaGetLastError();
-      return false;
-    }
-    return get_handle_by_pci_(bus_id, out) == kNvmlSuccess;
+    const std::string bus_id = pci_bus_id(device);
+    return !bus_id.empty() && get_handle_by_pci_(bus_id.c_str(), out) == kNvmlSuccess;
   }
 
   bool clock(NvmlDevice d, int type, unsigned int* mhz) const {
@@ -142,6 +138,15 @@ int attribute(cudaDeviceAttr attr, int device) {
 }  // namespace
 
 std::string nvml_driver_version() { return Nvml::instance().driver_version(); }
+
+std::string pci_bus_id(int device) {
+  char id[64] = {};
+  if (cudaDeviceGetPCIBusId(id, int(sizeof(id)), device) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return "";
+  }
+  return id;
+}
 
 // ---------------------------------------------------------------------------------------
 // Static facts.

@@ -53,6 +53,9 @@ Ceilings measure_ceilings(cudaStream_t stream);
 /// The NVIDIA driver version ("580.65.06") from NVML, or "" when NVML is not available.
 std::string nvml_driver_version();
 
+/// "0000:1B:00.0", the PCI bus id of CUDA device `device`; "" when the runtime cannot say.
+std::string pci_bus_id(int device);
+
 /// Lower-case model slug for file names: "NVIDIA H100 80GB HBM3" -> "h100-80gb-hbm3".
 std::string gpu_slug(const std::string& device_name);
 

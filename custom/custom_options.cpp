@@ -24,6 +24,18 @@ bool env_flag(const char* name, bool fallback) {
   throw InputError(std::string(name) + "='" + s + "': expected 0 or 1");
 }
 
+/// An integer variable in [lo, hi], or `fallback` when unset; throws InputError naming it.
+int env_int(const char* name, int lo, int hi, int fallback) {
+  const char* s = env(name);
+  if (!s) return fallback;
+  char* end = nullptr;
+  const long v = std::strtol(s, &end, 10);
+  if (!end || *end != '\0' || v < lo || v > hi)
+    throw InputError(std::string(name) + "='" + s + "': expected " + std::to_string(lo) + ".." +
+                     std::to_string(hi));
+  return int(v);
+}
+
 }  // namespace
 
 CustomOptions CustomOptions::from_env() {
@@ -56,20 +68,10 @@ CustomOptions CustomOptions::from_env() {
                        custom::tile_names());
     if (o.pw_tile == "auto") o.pw_tile.clear();
   }
-  if (const char* s = env("MBV2_CUSTOM_BLOCK_SLICES")) {
-    char* end = nullptr;
-    const long v = std::strtol(s, &end, 10);
-    if (!end || *end != '\0' || v < 0 || v == 1 || v > 16)
-      throw InputError(std::string("MBV2_CUSTOM_BLOCK_SLICES='") + s + "': expected 0 or 2..16");
-    o.block_slices = int(v);
-  }
-  if (const char* s = env("MBV2_CUSTOM_PW_SPLITK")) {
-    char* end = nullptr;
-    const long v = std::strtol(s, &end, 10);
-    if (!end || *end != '\0' || v < 0 || v > 64)
-      throw InputError(std::string("MBV2_CUSTOM_PW_SPLITK='") + s + "': expected 0..64");
-    o.pw_splitk = int(v);
-  }
+  o.block_slices = env_int("MBV2_CUSTOM_BLOCK_SLICES", 0, 16, o.block_slices);
+  if (o.block_slices == 1)  // a cluster of one block has nothing to split
+    throw InputError("MBV2_CUSTOM_BLOCK_SLICES='1': expected 0 or 2..16");
+  o.pw_splitk = env_int("MBV2_CUSTOM_PW_SPLITK", 0, 64, o.pw_splitk);
   return o;
 }
 

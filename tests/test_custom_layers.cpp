@@ -26,6 +26,7 @@
 namespace mbv2 {
 namespace {
 
+using test::conv_layer;
 using test::upload;
 
 // Runs layer i of a prepared backend on fresh random inputs and checks it against the
@@ -66,20 +67,6 @@ void expect_all_layers_match(const ModelSpec& spec, const ModelWeights& weights,
     ASSERT_TRUE(backend->describe(int(i)).support.supported) << backend->describe(int(i)).support.reason;
     expect_layer_matches(*backend, spec, weights, int(i), batch, 1000 + i);
   }
-}
-
-Layer conv_layer(int in_c, int out_c, int h, int w, int k, int stride, int groups, Activation act,
-                 bool residual = false) {
-  Layer l;
-  l.name = "hand";
-  l.kind = LayerKind::kConv;
-  l.in_c = in_c, l.out_c = out_c, l.in_h = h, l.in_w = w;
-  l.kernel = k, l.stride = stride, l.pad = (k - 1) / 2, l.groups = groups;
-  l.out_h = conv_out_size(h, k, stride, l.pad);
-  l.out_w = conv_out_size(w, k, stride, l.pad);
-  l.act = act;
-  l.residual_from = residual ? 0 : -1;  // run_layer only needs has_residual()
-  return l;
 }
 
 Layer linear_layer(int in_c, int out_c) {

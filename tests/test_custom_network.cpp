@@ -69,16 +69,12 @@ CustomOptions fusion(bool on, bool pdl = false) {
   return o;
 }
 
+// test::conv_layer as layer `index` of a chain: it reads layer index - 1.
 Layer chain_conv(int index, int in_c, int out_c, int hw, int k, int stride, int groups,
                  Activation act, int residual_from = -1) {
-  Layer l;
+  Layer l = test::conv_layer(in_c, out_c, hw, hw, k, stride, groups, act);
   l.index = index;
   l.name = "hand." + std::to_string(index);
-  l.kind = LayerKind::kConv;
-  l.in_c = in_c, l.out_c = out_c, l.in_h = l.in_w = hw;
-  l.kernel = k, l.stride = stride, l.pad = (k - 1) / 2, l.groups = groups;
-  l.out_h = l.out_w = conv_out_size(hw, k, stride, l.pad);
-  l.act = act;
   l.input_from = index - 1;
   l.residual_from = residual_from;
   return l;

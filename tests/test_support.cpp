@@ -33,4 +33,18 @@ const ModelWeights& default_weights() {
   return weights;
 }
 
+Layer conv_layer(int in_c, int out_c, int h, int w, int k, int stride, int groups, Activation act,
+                 bool residual) {
+  Layer l;
+  l.name = "hand";
+  l.kind = LayerKind::kConv;
+  l.in_c = in_c, l.out_c = out_c, l.in_h = h, l.in_w = w;
+  l.kernel = k, l.stride = stride, l.pad = (k - 1) / 2, l.groups = groups;
+  l.out_h = conv_out_size(h, k, stride, l.pad);
+  l.out_w = conv_out_size(w, k, stride, l.pad);
+  l.act = act;
+  l.residual_from = residual ? 0 : -1;
+  return l;
+}
+
 }  // namespace mbv2::test

@@ -21,6 +21,11 @@ DeviceBuffer<float> upload(const HostTensor& t);
 /// A temp-file path unique to the running test and process (CTest runs tests in parallel).
 std::string temp_path(const std::string& name);
 
+/// A hand-built convolution layer named "hand": k x k, "same" padding ((k - 1) / 2), with
+/// a residual from layer 0 when asked (run_layer only needs has_residual()).
+Layer conv_layer(int in_c, int out_c, int h, int w, int k, int stride, int groups, Activation act,
+                 bool residual = false);
+
 /// The default model (width 1.0, 224, 1000 classes) and its real weights, loaded once.
 const ModelSpec& default_spec();
 const ModelWeights& default_weights();
