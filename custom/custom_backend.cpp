@@ -323,7 +323,9 @@ class CustomBackend final : public Backend {
     sh.residual = p.has_residual();
     if (d.in_c != sh.ch || p.in_c != sh.ch) return false;
     if (options_.block_fusion < 0 && !custom::ir_block_auto_fuses(sh)) return false;
-    const int forced = options_.block_slices;
+    custom::IrBlockForce forced;
+    forced.slices = options_.block_slices, forced.rows = options_.block_rows;
+    forced.tm_expand = options_.block_tm_expand, forced.tm_project = options_.block_tm_project;
     custom::IrBlockPlan plan =
         custom::plan_ir_block(sh, sm_count_, size_t(smem_optin_), custom::kIrBlockMaxSlices, forced);
     if (plan.ok && plan.slices > custom::kIrBlockMaxPortableSlices &&

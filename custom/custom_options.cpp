@@ -72,6 +72,14 @@ CustomOptions CustomOptions::from_env() {
   if (o.block_slices == 1)  // a cluster of one block has nothing to split
     throw InputError("MBV2_CUSTOM_BLOCK_SLICES='1': expected 0 or 2..16");
   o.pw_splitk = env_int("MBV2_CUSTOM_PW_SPLITK", 0, 64, o.pw_splitk);
+  o.block_rows = env_int("MBV2_CUSTOM_BLOCK_ROWS", 0, 4096, o.block_rows);
+  if (const char* v = env("MBV2_CUSTOM_BLOCK_TM")) {
+    const std::string s(v);
+    auto tm = [](char c) { return c == '0' || c == '1' || c == '2' || c == '4'; };
+    if (s.size() != 3 || !tm(s[0]) || s[1] != ',' || !tm(s[2]))
+      throw InputError("MBV2_CUSTOM_BLOCK_TM='" + s + "': expected E,P with each 0 (planner), 1, 2 or 4");
+    o.block_tm_expand = s[0] - '0', o.block_tm_project = s[2] - '0';
+  }
   return o;
 }
 
@@ -79,7 +87,10 @@ std::string CustomOptions::str() const {
   std::ostringstream s;
   s << "fusion=" << (fusion ? 1 : 0) << " block_fusion="
     << (block_fusion < 0 ? std::string("auto") : std::to_string(block_fusion))
-    << " block_slices=" << (block_slices ? std::to_string(block_slices) : std::string("auto")) << " pdl=" << (pdl ? 1 : 0)
+    << " block_slices=" << (block_slices ? std::to_string(block_slices) : std::string("auto"));
+  if (block_rows) s << " block_rows=" << block_rows;
+  if (block_tm_expand || block_tm_project) s << " block_tm=" << block_tm_expand << "," << block_tm_project;
+  s << " pdl=" << (pdl ? 1 : 0)
     << " pw_kernel=" << (pw_kernel ? "v" + std::to_string(pw_kernel) : std::string("auto"))
     << " pw_tile=" << (pw_tile.empty() ? "auto" : pw_tile)
     << " pw_splitk=" << (pw_splitk ? std::to_string(pw_splitk) : std::string("auto"))

@@ -9,6 +9,9 @@
 //                               1: wherever it fits
 //   MBV2_CUSTOM_BLOCK_SLICES=N  fused blocks: clusters of N blocks (2..16; above 8 only where
 //                               the device holds such clusters; 0 = planner, default)
+//   MBV2_CUSTOM_BLOCK_ROWS=N    fused blocks: N output rows per band (0 = planner, default)
+//   MBV2_CUSTOM_BLOCK_TM=E,P    fused blocks: pixels per thread tile in the expand / project
+//                               GEMMs, each 1, 2 or 4 (0,0 = planner, default)
 //   MBV2_CUSTOM_PDL=0|1         forward(): programmatic dependent launch between kernels (default 1)
 //   MBV2_CUSTOM_PW_KERNEL=v2    GEMM main loop for pointwise / linear layers: v1 (BK 8,
 //                               register staged), v2 (cp.async 4-stage pipeline, needs K % 4
@@ -26,6 +29,7 @@
 //   v2  pw_kernel; 8 more tiles.
 //   v3  pw_cluster.
 //   v4  block_fusion, block_slices.
+//   v5  block_rows, block_tm.
 #pragma once
 
 #include <memory>
@@ -39,6 +43,8 @@ struct CustomOptions {
   bool fusion = false;  // measured on the H100: the v1 fused dw+project kernel loses (NOTES.md)
   int block_fusion = -1;  ///< -1 auto (small batch), 0 off, 1 wherever the kernel fits
   int block_slices = 0;   ///< 0: the planner chooses; 2..16: cluster size of fused blocks
+  int block_rows = 0;     ///< 0: the planner chooses; N: output rows per band of fused blocks
+  int block_tm_expand = 0, block_tm_project = 0;  ///< 0: the planner; 1, 2, 4: pixels per thread tile
   bool pdl = true;      // measured on the H100: -9 µs at batch 1, neutral at 256
   int pw_kernel = 0;    ///< 0: the planner chooses; 1 / 2: only the v1 / v2 GEMM main loop
   std::string pw_tile;  ///< empty: the planner chooses

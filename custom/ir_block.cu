@@ -339,7 +339,7 @@ std::string IrBlockPlan::str(int batch) const {
 }
 
 IrBlockPlan plan_ir_block(const IrBlockShape& s, int sm_count, size_t smem_limit, int max_slices,
-                          int force_slices) {
+                          const IrBlockForce& force) {
   IrBlockPlan p;
   auto refuse = [&](const std::string& why) {
     p = IrBlockPlan();
@@ -360,7 +360,7 @@ IrBlockPlan plan_ir_block(const IrBlockShape& s, int sm_count, size_t smem_limit
   // Default cluster size: 16-channel slices up to 8 blocks; 16 blocks from 384 hidden
   // channels on (the H200 measured 16 faster there: 9.3 vs 10.0 µs at 384, 12.8 vs 16.4 at 960;
   // slower below, where 16 blocks per cluster forced taller bands).
-  int slices = force_slices > 0 ? force_slices : (s.ch >= 384 ? 16 : std::min(8, (s.ch + 15) / 16));
+  int slices = force.slices > 0 ? force.slices : (s.ch >= 384 ? 16 : std::min(8, (s.ch + 15) / 16));
   slices = std::clamp(slices, 2, max_slices);
   p.slice_ch = padded4((s.ch + slices - 1) / slices);
   p.slices = (s.ch + p.slice_ch - 1) / p.slice_ch;
@@ -386,7 +386,7 @@ IrBlockPlan plan_ir_block(const IrBlockShape& s, int sm_count, size_t smem_limit
     if (!fits) break;
     best_rows = rows, best_stage = stage;
     const int bands = (s.oh + rows - 1) / rows;
-    if (int64_t(bands) * s.n * p.slices <= sm_count) break;
+    if (force.rows > 0 ? rows >= force.rows : int64_t(bands) * s.n * p.slices <= sm_count) break;
   }
   if (best_rows == 0) return refuse("one output row does not fit in shared memory");
   p.rows = best_rows;
@@ -394,8 +394,9 @@ IrBlockPlan plan_ir_block(const IrBlockShape& s, int sm_count, size_t smem_limit
   p.in_rows = (p.rows - 1) * s.stride + 3;
   p.bands = (s.oh + p.rows - 1) / p.rows;
   if (int64_t(p.bands) * s.n > 0x7fffffff) return refuse("grid too large");
-  p.tm_expand = pick_tm(p.in_rows * s.w, p.slice_ch / 4, s.cin);
-  p.tm_project = pick_tm(p.rows * s.ow, padded4(s.cout) / 4, p.slice_ch);
+  auto tm_or = [](int forced, int picked) { return forced >= 4 ? 4 : forced >= 2 ? 2 : forced == 1 ? 1 : picked; };
+  p.tm_expand = tm_or(force.tm_expand, pick_tm(p.in_rows * s.w, p.slice_ch / 4, s.cin));
+  p.tm_project = tm_or(force.tm_project, pick_tm(p.rows * s.ow, padded4(s.cout) / 4, p.slice_ch));
   p.smem_bytes = size_t(layout_of(s, p).total) * sizeof(float);
   p.ok = true;
   return p;

@@ -45,12 +45,19 @@ constexpr int kIrBlockThreads = 512;
 constexpr int kIrBlockMaxPortableSlices = 8;  ///< portable cluster size
 constexpr int kIrBlockMaxSlices = 16;         ///< with non-portable cluster sizes (Hopper)
 
+/// Choices forced on the planner (0 = the planner decides), for measuring variants.
+struct IrBlockForce {
+  int slices = 0;      ///< cluster size 2..16, clamped to what the channels allow
+  int rows = 0;        ///< output rows per band, clamped to the output height and to what fits
+  int tm_expand = 0;   ///< 1, 2 or 4
+  int tm_project = 0;  ///< 1, 2 or 4
+};
+
 /// Plans the block for a device of `sm_count` SMs and `smem_limit` bytes of opt-in shared
 /// memory per block; !ok (with the reason) when the shape does not fit the kernel.
-/// `max_slices` caps the cluster size (8 portable, 16 where the device allows it);
-/// `force_slices` (2..16) asks for one cluster size, clamped to what the channels allow.
+/// `max_slices` caps the cluster size (8 portable, 16 where the device allows it).
 IrBlockPlan plan_ir_block(const IrBlockShape& shape, int sm_count, size_t smem_limit,
-                          int max_slices = kIrBlockMaxPortableSlices, int force_slices = 0);
+                          int max_slices = kIrBlockMaxPortableSlices, const IrBlockForce& force = {});
 
 /// The default (block_fusion=auto) choice: fuse where the H200 measured the one kernel
 /// faster than its three (custom/NOTES.md): at most 56x56 block-input pixels over the batch

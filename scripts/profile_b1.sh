@@ -19,7 +19,13 @@ while IFS= read -r vars; do
     --metrics gpu__time_duration.sum --csv $BENCH > "$OUT/ncu-$n.csv" 2>&1
 done <<< "${MBV2_PROFILE_VARIANTS:-MBV2_CUSTOM_BLOCK_FUSION=0
 MBV2_CUSTOM_BLOCK_FUSION=1}"
-# Full sections of the first 14x14 block kernel (the 7th fused block with every block fused).
-MBV2_CUSTOM_BLOCK_FUSION=1 timeout 120 ncu --clock-control none --set full -k regex:ir_block \
-  --launch-skip 6 --launch-count 1 $BENCH > "$OUT/ncu-full.txt" 2>&1
+# Full sections of one block kernel: by default the first 14x14 block (the 7th fused block
+# with every block fused); MBV2_PROFILE_FULL="<env assignments> skip=<n>" picks another
+# (skip=13: the first 7x7 block), MBV2_PROFILE_FULL=none none.
+full=${MBV2_PROFILE_FULL:-MBV2_CUSTOM_BLOCK_FUSION=1 skip=6}
+if [[ $full != none ]]; then
+  skip=${full##*skip=}
+  env ${full% skip=*} timeout 120 ncu --clock-control none --set full -k regex:ir_block \
+    --launch-skip "$skip" --launch-count 1 $BENCH > "$OUT/ncu-full.txt" 2>&1
+fi
 exit 0

@@ -176,8 +176,20 @@ TEST(CustomBackendApi, OptionsFromEnvironmentRejectBadValues) {
   ::setenv("MBV2_CUSTOM_BLOCK_SLICES", "17", 1);
   EXPECT_THROW(CustomOptions::from_env(), InputError);
   ::setenv("MBV2_CUSTOM_BLOCK_SLICES", "16", 1);
+  for (const char* bad : {"3,1", "4", "4,4,4", "1;2", "-1,2"}) {
+    ::setenv("MBV2_CUSTOM_BLOCK_TM", bad, 1);
+    EXPECT_THROW(CustomOptions::from_env(), InputError) << bad;
+  }
+  ::setenv("MBV2_CUSTOM_BLOCK_TM", "1,4", 1);
+  ::setenv("MBV2_CUSTOM_BLOCK_ROWS", "x", 1);
+  EXPECT_THROW(CustomOptions::from_env(), InputError);
+  ::setenv("MBV2_CUSTOM_BLOCK_ROWS", "3", 1);
   const CustomOptions o = CustomOptions::from_env();
   EXPECT_EQ(o.block_slices, 16);
+  EXPECT_EQ(o.block_rows, 3);
+  EXPECT_EQ(o.block_tm_expand, 1);
+  EXPECT_EQ(o.block_tm_project, 4);
+  EXPECT_NE(o.str().find("block_rows=3 block_tm=1,4"), std::string::npos) << o.str();
   EXPECT_EQ(o.block_fusion, 0);
   EXPECT_FALSE(o.pw_cluster);
   EXPECT_TRUE(o.fusion);
@@ -189,6 +201,8 @@ TEST(CustomBackendApi, OptionsFromEnvironmentRejectBadValues) {
   ::unsetenv("MBV2_CUSTOM_PW_CLUSTER");
   ::unsetenv("MBV2_CUSTOM_BLOCK_FUSION");
   ::unsetenv("MBV2_CUSTOM_BLOCK_SLICES");
+  ::unsetenv("MBV2_CUSTOM_BLOCK_TM");
+  ::unsetenv("MBV2_CUSTOM_BLOCK_ROWS");
   const CustomOptions d = CustomOptions::from_env();
   EXPECT_EQ(d.fusion, CustomOptions().fusion);
   EXPECT_EQ(d.pdl, CustomOptions().pdl);
@@ -261,6 +275,34 @@ TEST(CustomIrBlockPlan, RefusesWhatTheKernelCannotRun) {
   custom::IrBlockShape s2 = s;
   s2.stride = 2, s2.oh = s2.ow = 7;
   EXPECT_TRUE(custom::plan_ir_block(s2, 132, 227 * 1024).ok);
+}
+
+// Forced choices (the MBV2_CUSTOM_BLOCK_* knobs) are honoured where they fit and still cover
+// the block exactly once.
+TEST(CustomIrBlockPlan, HonoursForcedChoices) {
+  custom::IrBlockShape s;
+  s.n = 1, s.h = s.w = 14, s.cin = 64, s.ch = 384, s.oh = s.ow = 14, s.cout = 64;
+  custom::IrBlockForce f;
+  f.slices = 4, f.rows = 5, f.tm_expand = 1, f.tm_project = 2;
+  const custom::IrBlockPlan p = custom::plan_ir_block(s, 132, 227 * 1024, 16, f);
+  ASSERT_TRUE(p.ok) << p.reason;
+  EXPECT_EQ(p.slices, 4);
+  EXPECT_EQ(p.slice_ch, 96);
+  EXPECT_EQ(p.rows, 5);
+  EXPECT_EQ(p.in_rows, 7);
+  EXPECT_EQ(p.bands, 3);  // 5 + 5 + 4 rows
+  EXPECT_EQ(p.tm_expand, 1);
+  EXPECT_EQ(p.tm_project, 2);
+  f.slices = 16, f.rows = 100;  // more rows than the output has: the whole image in one band
+  const custom::IrBlockPlan all = custom::plan_ir_block(s, 132, 227 * 1024, 16, f);
+  ASSERT_TRUE(all.ok) << all.reason;
+  EXPECT_EQ(all.rows, 14);
+  EXPECT_EQ(all.bands, 1);
+  f.rows = 14;  // does not fit 80 KB: the most rows that do
+  const custom::IrBlockPlan small = custom::plan_ir_block(s, 132, 80 * 1024, 16, f);
+  ASSERT_TRUE(small.ok) << small.reason;
+  EXPECT_LT(small.rows, 14);
+  EXPECT_LE(small.smem_bytes, size_t(80 * 1024));
 }
 
 TEST(CustomBackendApi, BadInputGetsClearErrors) {
