@@ -73,6 +73,17 @@ CustomOptions CustomOptions::from_env() {
     throw InputError("MBV2_CUSTOM_BLOCK_SLICES='1': expected 0 or 2..16");
   o.pw_splitk = env_int("MBV2_CUSTOM_PW_SPLITK", 0, 64, o.pw_splitk);
   o.block_rows = env_int("MBV2_CUSTOM_BLOCK_ROWS", 0, 4096, o.block_rows);
+  if (const char* v = env("MBV2_CUSTOM_BLOCK_REDUCE")) {
+    const std::string s(v);
+    if (s == "pull")
+      o.block_reduce = 1;
+    else if (s == "push")
+      o.block_reduce = 2;
+    else if (s == "auto")
+      o.block_reduce = 0;
+    else
+      throw InputError("MBV2_CUSTOM_BLOCK_REDUCE='" + s + "': expected push, pull or auto");
+  }
   if (const char* v = env("MBV2_CUSTOM_BLOCK_TM")) {
     const std::string s(v);
     auto tm = [](char c) { return c == '0' || c == '1' || c == '2' || c == '4'; };
@@ -90,6 +101,7 @@ std::string CustomOptions::str() const {
     << " block_slices=" << (block_slices ? std::to_string(block_slices) : std::string("auto"));
   if (block_rows) s << " block_rows=" << block_rows;
   if (block_tm_expand || block_tm_project) s << " block_tm=" << block_tm_expand << "," << block_tm_project;
+  if (block_reduce) s << " block_reduce=" << (block_reduce == 1 ? "pull" : "push");
   s << " pdl=" << (pdl ? 1 : 0)
     << " pw_kernel=" << (pw_kernel ? "v" + std::to_string(pw_kernel) : std::string("auto"))
     << " pw_tile=" << (pw_tile.empty() ? "auto" : pw_tile)

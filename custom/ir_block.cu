@@ -48,7 +48,7 @@ struct IrSmem {
 };
 
 __host__ __device__ inline IrSmem ir_smem_layout(int in_rows, int w, int cin4, int cs, int q,
-                                                 int cout4, bool stage_project) {
+                                                 int cout4, bool stage_project, int slices) {
   IrSmem s;
   int o = 0;
   // Rows of X, E and D are padded by 4 floats: threads of a warp reading float4s of
@@ -62,7 +62,10 @@ __host__ __device__ inline IrSmem ir_smem_layout(int in_rows, int w, int cin4, i
   s.e = o, o += in_rows * w * (cs + 4);  // expanded rows            [in_rows * W][cs + 4]
   s.d = o, o += q * (cs + 4);            // depthwise outputs        [rows * OW][cs + 4]
   s.wp = o, o += stage_project ? cs * cout4 : 0;  // projection weights [cs][cout4]
-  s.p = o, o += q * cout4;            // partial projection          [rows * OW][cout4]
+  // Partial projections: pull, this block's own [rows * OW][cout4]; push, what every block
+  // of the cluster sends for the 1/slices of the tile this block finishes ([slices][per]
+  // float4, per = ceil(rows * OW * cout4 / 4 / slices)); the larger of the two.
+  s.p = o, o += 4 * slices * ((q * cout4 / 4 + slices - 1) / slices);
   s.total = o;
   return s;
 }
@@ -72,7 +75,7 @@ struct IrParams {
   int h, w, cin, ch, oh, ow, cout, stride, pad;
   int rows, in_rows, bands, slice_ch, tm_expand, tm_project;
   int cin4, ldh, ldo;
-  int stage_project, expand_relu6, dw_relu6, project_relu6, vec_out;
+  int stage_project, expand_relu6, dw_relu6, project_relu6, vec_out, push;
   IrSmem sm;
 };
 
@@ -185,6 +188,9 @@ __global__ void __launch_bounds__(kIrBlockThreads, 1) ir_block_kernel(const IrPa
     }
   }
   cp_async_commit();
+  // Push reduction: peers store into this block's shared memory in step 5, which is legal only
+  // once every block of the cluster runs; arrive now, wait just before the first remote store.
+  if (p.push) __cluster_barrier_arrive_relaxed();
 
   pdl_wait();
 
@@ -252,34 +258,51 @@ __global__ void __launch_bounds__(kIrBlockThreads, 1) ir_block_kernel(const IrPa
   }
   __syncthreads();
 
-  // (5) Partial projection over this slice's channels.
-  {
-    const int kv = max(0, min(CS, p.ch - c0));
-    const float* B = p.stage_project ? Wps : p.a.project_w + size_t(kv > 0 ? c0 : 0) * p.ldo;
-    tile_gemm_tm(p.tm_project, Ds, lde, B, p.ldo, qv, oq, kv,
-                 [&](int m, int q, float4 v) { st4(Ps + m * p.ldo + 4 * q, v); });
-  }
-  pdl_launch_dependents();
-
-  // (6) Sum the partials across the cluster in rank order; bias, residual, activation, store.
+  // (5) Partial projection over this slice's channels, and (6) the sum of the partials
+  // across the cluster in rank order (deterministic, no atomics, no workspace); then bias,
+  // residual, activation, store. Block `rank` finishes elements [rank * per, (rank+1) * per)
+  // of the band's qv x oq float4 outputs.
   cg::cluster_group cluster = cg::this_cluster();
-  cluster.sync();
   const int slices = int(cluster.num_blocks()), rank = int(cluster.block_rank());
   const int total = qv * oq;
   const int per = (total + slices - 1) / slices;
-  const int end = min(total, (rank + 1) * per);
-  for (int e = rank * per + tid; e < end; e += T) {
-    // Peers' loads issued 8 at a time before the adds (one DSMEM round trip per 8), summed
-    // in rank order: the result does not depend on timing.
-    float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
-    for (int s0 = 0; s0 < slices; s0 += 8) {
-      float4 part[8];
+  float4* const P4 = reinterpret_cast<float4*>(Ps);
+  {
+    const int kv = max(0, min(CS, p.ch - c0));
+    const float* B = p.stage_project ? Wps : p.a.project_w + size_t(kv > 0 ? c0 : 0) * p.ldo;
+    if (p.push) {
+      // Every partial goes straight to its owner's shared memory, slot [rank][e - owner*per]:
+      // posted remote stores, one cluster barrier, then only local loads.
+      __cluster_barrier_wait();
+      tile_gemm_tm(p.tm_project, Ds, lde, B, p.ldo, qv, oq, kv, [&](int m, int q, float4 v) {
+        const int e = m * oq + q, owner = e / per;
+        cluster.map_shared_rank(P4, owner)[rank * per + (e - owner * per)] = v;
+      });
+    } else {
+      tile_gemm_tm(p.tm_project, Ds, lde, B, p.ldo, qv, oq, kv,
+                   [&](int m, int q, float4 v) { P4[m * oq + q] = v; });
+    }
+  }
+  pdl_launch_dependents();
+  cluster.sync();  // push: every peer's stores are visible; pull: every partial is complete
+  const int end = min(per, total - rank * per);
+  for (int i = tid; i < end; i += T) {
+    const int e = rank * per + i;
+    float4 v;
+    if (p.push) {
+      v = P4[i];
+      for (int s = 1; s < slices; ++s) v = add4(v, P4[s * per + i]);
+    } else {
+      // Peers' loads issued 8 at a time before the adds (one DSMEM round trip per 8).
+      for (int s0 = 0; s0 < slices; s0 += 8) {
+        float4 part[8];
 #pragma unroll
-      for (int s = 0; s < 8; ++s)
-        if (s0 + s < slices) part[s] = cluster.map_shared_rank(reinterpret_cast<float4*>(Ps), s0 + s)[e];
+        for (int s = 0; s < 8; ++s)
+          if (s0 + s < slices) part[s] = cluster.map_shared_rank(P4, s0 + s)[e];
 #pragma unroll
-      for (int s = 0; s < 8; ++s)
-        if (s0 + s < slices) v = s0 + s == 0 ? part[0] : add4(v, part[s]);
+        for (int s = 0; s < 8; ++s)
+          if (s0 + s < slices) v = s0 + s == 0 ? part[0] : add4(v, part[s]);
+      }
     }
     const int q = e / oq, o = (e % oq) * 4;
     v = add4(v, __ldg(reinterpret_cast<const float4*>(p.a.project_b + o)));
@@ -297,7 +320,9 @@ __global__ void __launch_bounds__(kIrBlockThreads, 1) ir_block_kernel(const IrPa
       }
     }
   }
-  cluster.sync();  // no block leaves while a peer may still read its shared memory
+  // Pull: no block may leave while a peer may still read its shared memory. Push: every
+  // remote store happened before the barrier above, so blocks leave when done.
+  if (!p.push) cluster.sync();
 }
 
 // Rows per thread tile. A step of 4 k costs each thread 4 B + tm A float4 shared loads and
@@ -324,7 +349,7 @@ int pick_tm(int m, int nq, int k) {
 
 IrSmem layout_of(const IrBlockShape& s, const IrBlockPlan& p) {
   return ir_smem_layout(p.in_rows, s.w, padded4(s.cin), p.slice_ch, p.rows * s.ow, padded4(s.cout),
-                        p.stage_project);
+                        p.stage_project, p.slices);
 }
 
 }  // namespace
@@ -333,7 +358,7 @@ std::string IrBlockPlan::str(int batch) const {
   std::ostringstream s;
   if (!ok) return "ir_block<none: " + reason + ">";
   s << "ir_block<rows " << rows << ", " << slices << " x " << slice_ch << " ch, tm " << tm_expand
-    << "/" << tm_project << ", wp " << (stage_project ? "smem" : "L2") << "> ["
+    << "/" << tm_project << ", wp " << (stage_project ? "smem" : "L2") << ", " << (push ? "push" : "pull") << "> ["
     << int64_t(bands) * batch * slices << " blocks, " << smem_bytes << " B]";
   return s.str();
 }
@@ -377,7 +402,7 @@ IrBlockPlan plan_ir_block(const IrBlockShape& s, int sm_count, size_t smem_limit
     bool fits = false, stage = false;
     for (bool st : {true, false}) {
       const IrSmem m = ir_smem_layout(in_rows, s.w, padded4(s.cin), p.slice_ch, rows * s.ow,
-                                      padded4(s.cout), st);
+                                      padded4(s.cout), st, p.slices);
       if (size_t(m.total) * sizeof(float) <= smem_limit) {
         fits = true, stage = st;
         break;
@@ -391,6 +416,7 @@ IrBlockPlan plan_ir_block(const IrBlockShape& s, int sm_count, size_t smem_limit
   if (best_rows == 0) return refuse("one output row does not fit in shared memory");
   p.rows = best_rows;
   p.stage_project = best_stage;
+  p.push = force.reduce != 1;
   p.in_rows = (p.rows - 1) * s.stride + 3;
   p.bands = (s.oh + p.rows - 1) / p.rows;
   if (int64_t(p.bands) * s.n > 0x7fffffff) return refuse("grid too large");
@@ -447,6 +473,7 @@ void launch_ir_block(const IrBlockShape& s, const IrBlockPlan& plan, const IrBlo
   p.tm_expand = plan.tm_expand, p.tm_project = plan.tm_project;
   p.cin4 = padded4(s.cin), p.ldh = padded4(s.ch), p.ldo = padded4(s.cout);
   p.stage_project = plan.stage_project;
+  p.push = plan.push ? 1 : 0;
   p.expand_relu6 = s.expand_relu6, p.dw_relu6 = s.dw_relu6, p.project_relu6 = s.project_relu6;
   p.vec_out = s.cout % 4 == 0 && aligned16(a.out) && (!p.a.residual || aligned16(p.a.residual));
   p.sm = layout_of(s, plan);

@@ -184,7 +184,11 @@ TEST(CustomBackendApi, OptionsFromEnvironmentRejectBadValues) {
   ::setenv("MBV2_CUSTOM_BLOCK_ROWS", "x", 1);
   EXPECT_THROW(CustomOptions::from_env(), InputError);
   ::setenv("MBV2_CUSTOM_BLOCK_ROWS", "3", 1);
+  ::setenv("MBV2_CUSTOM_BLOCK_REDUCE", "sideways", 1);
+  EXPECT_THROW(CustomOptions::from_env(), InputError);
+  ::setenv("MBV2_CUSTOM_BLOCK_REDUCE", "pull", 1);
   const CustomOptions o = CustomOptions::from_env();
+  EXPECT_EQ(o.block_reduce, 1);
   EXPECT_EQ(o.block_slices, 16);
   EXPECT_EQ(o.block_rows, 3);
   EXPECT_EQ(o.block_tm_expand, 1);
@@ -203,6 +207,7 @@ TEST(CustomBackendApi, OptionsFromEnvironmentRejectBadValues) {
   ::unsetenv("MBV2_CUSTOM_BLOCK_SLICES");
   ::unsetenv("MBV2_CUSTOM_BLOCK_TM");
   ::unsetenv("MBV2_CUSTOM_BLOCK_ROWS");
+  ::unsetenv("MBV2_CUSTOM_BLOCK_REDUCE");
   const CustomOptions d = CustomOptions::from_env();
   EXPECT_EQ(d.fusion, CustomOptions().fusion);
   EXPECT_EQ(d.pdl, CustomOptions().pdl);
