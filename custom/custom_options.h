@@ -15,6 +15,8 @@
 //   MBV2_CUSTOM_BLOCK_REDUCE=push|pull  fused blocks: partial projections stored into their
 //                               owner's shared memory (push, default) or read from the
 //                               peers (pull; one more cluster barrier)
+//   MBV2_CUSTOM_STEM_FUSION=0|1 forward(): the stem conv and the first block's depthwise and
+//                               projection as one kernel (stem_block.cu; default 1)
 //   MBV2_CUSTOM_PDL=0|1         forward(): programmatic dependent launch between kernels (default 1)
 //   MBV2_CUSTOM_PW_KERNEL=v2    GEMM main loop for pointwise / linear layers: v1 (BK 8,
 //                               register staged), v2 (cp.async 4-stage pipeline, needs K % 4
@@ -32,7 +34,7 @@
 //   v2  pw_kernel; 8 more tiles.
 //   v3  pw_cluster.
 //   v4  block_fusion, block_slices.
-//   v5  block_rows, block_tm, block_reduce.
+//   v5  block_rows, block_tm, block_reduce, stem_fusion.
 #pragma once
 
 #include <memory>
@@ -49,6 +51,7 @@ struct CustomOptions {
   int block_rows = 0;     ///< 0: the planner chooses; N: output rows per band of fused blocks
   int block_tm_expand = 0, block_tm_project = 0;  ///< 0: the planner; 1, 2, 4: pixels per thread tile
   int block_reduce = 0;   ///< 0: the planner; 1: pull; 2: push (fused blocks' cluster reduction)
+  bool stem_fusion = true;  ///< forward(): stem + first block's depthwise + projection in one kernel
   bool pdl = true;      // measured on the H100: -9 µs at batch 1, neutral at 256
   int pw_kernel = 0;    ///< 0: the planner chooses; 1 / 2: only the v1 / v2 GEMM main loop
   std::string pw_tile;  ///< empty: the planner chooses
