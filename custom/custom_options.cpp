@@ -74,6 +74,7 @@ CustomOptions CustomOptions::from_env() {
     throw InputError("MBV2_CUSTOM_BLOCK_SLICES='1': expected 0 or 2..16");
   o.pw_splitk = env_int("MBV2_CUSTOM_PW_SPLITK", 0, 64, o.pw_splitk);
   o.block_rows = env_int("MBV2_CUSTOM_BLOCK_ROWS", 0, 4096, o.block_rows);
+  o.block_occupancy = env_int("MBV2_CUSTOM_BLOCK_OCC", 0, 2, o.block_occupancy);
   if (const char* v = env("MBV2_CUSTOM_BLOCK_REDUCE")) {
     const std::string s(v);
     if (s == "pull")
@@ -103,6 +104,7 @@ std::string CustomOptions::str() const {
   if (block_rows) s << " block_rows=" << block_rows;
   if (block_tm_expand || block_tm_project) s << " block_tm=" << block_tm_expand << "," << block_tm_project;
   if (block_reduce) s << " block_reduce=" << (block_reduce == 1 ? "pull" : "push");
+  if (block_occupancy == 2) s << " block_occ=2";
   s << " stem_fusion=" << (stem_fusion ? 1 : 0);
   s << " pdl=" << (pdl ? 1 : 0)
     << " pw_kernel=" << (pw_kernel ? "v" + std::to_string(pw_kernel) : std::string("auto"))

@@ -15,6 +15,8 @@
 //   MBV2_CUSTOM_BLOCK_REDUCE=push|pull  fused blocks: partial projections stored into their
 //                               owner's shared memory (push, default) or read from the
 //                               peers (pull; one more cluster barrier)
+//   MBV2_CUSTOM_BLOCK_OCC=1|2   fused blocks: the kernel built for 1 block per SM (default)
+//                               or 2 (64 registers: the next kernel's blocks fit beside it)
 //   MBV2_CUSTOM_STEM_FUSION=0|1 forward(): the stem conv and the first block's depthwise and
 //                               projection as one kernel (stem_block.cu; default 1)
 //   MBV2_CUSTOM_PDL=0|1         forward(): programmatic dependent launch between kernels (default 1)
@@ -34,7 +36,7 @@
 //   v2  pw_kernel; 8 more tiles.
 //   v3  pw_cluster.
 //   v4  block_fusion, block_slices.
-//   v5  block_rows, block_tm, block_reduce, stem_fusion.
+//   v5  block_rows, block_tm, block_reduce, block_occ, stem_fusion.
 #pragma once
 
 #include <memory>
@@ -51,6 +53,7 @@ struct CustomOptions {
   int block_rows = 0;     ///< 0: the planner chooses; N: output rows per band of fused blocks
   int block_tm_expand = 0, block_tm_project = 0;  ///< 0: the planner; 1, 2, 4: pixels per thread tile
   int block_reduce = 0;   ///< 0: the planner; 1: pull; 2: push (fused blocks' cluster reduction)
+  int block_occupancy = 0;  ///< 0/1: fused blocks use up to 128 registers; 2: capped at 64
   bool stem_fusion = true;  ///< forward(): stem + first block's depthwise + projection in one kernel
   bool pdl = true;      // measured on the H100: -9 µs at batch 1, neutral at 256
   int pw_kernel = 0;    ///< 0: the planner chooses; 1 / 2: only the v1 / v2 GEMM main loop

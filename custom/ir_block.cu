@@ -146,7 +146,10 @@ __device__ __forceinline__ void tile_gemm_tm(int tm, const float* A, int lda, co
     tile_gemm<1>(A, lda, B, ldb, M, NQ, K, epi);
 }
 
-__global__ void __launch_bounds__(kIrBlockThreads, 1) ir_block_kernel(const IrParams p) {
+// kMinBlocks 2 caps the registers at 64 so that the next kernel's blocks (PDL) or a second
+// block can share an SM when shared memory allows.
+template <int kMinBlocks>
+__global__ void __launch_bounds__(kIrBlockThreads, kMinBlocks) ir_block_kernel(const IrParams p) {
   namespace cg = cooperative_groups;
   extern __shared__ __align__(16) float smem[];
   constexpr int T = kIrBlockThreads;
@@ -358,7 +361,8 @@ std::string IrBlockPlan::str(int batch) const {
   std::ostringstream s;
   if (!ok) return "ir_block<none: " + reason + ">";
   s << "ir_block<rows " << rows << ", " << slices << " x " << slice_ch << " ch, tm " << tm_expand
-    << "/" << tm_project << ", wp " << (stage_project ? "smem" : "L2") << ", " << (push ? "push" : "pull") << "> ["
+    << "/" << tm_project << ", wp " << (stage_project ? "smem" : "L2") << ", " << (push ? "push" : "pull")
+    << (occupancy == 2 ? ", 64 regs" : "") << "> ["
     << int64_t(bands) * batch * slices << " blocks, " << smem_bytes << " B]";
   return s.str();
 }
@@ -417,6 +421,7 @@ IrBlockPlan plan_ir_block(const IrBlockShape& s, int sm_count, size_t smem_limit
   p.rows = best_rows;
   p.stage_project = best_stage;
   p.push = force.reduce != 1;
+  p.occupancy = force.occupancy == 2 ? 2 : 1;
   p.in_rows = (p.rows - 1) * s.stride + 3;
   p.bands = (s.oh + p.rows - 1) / p.rows;
   if (int64_t(p.bands) * s.n > 0x7fffffff) return refuse("grid too large");
@@ -433,9 +438,11 @@ bool ir_block_auto_fuses(const IrBlockShape& s) {
 }
 
 void configure_ir_block(size_t smem_bytes) {
-  MBV2_CUDA_CHECK(cudaFuncSetAttribute(ir_block_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                       int(std::max<size_t>(smem_bytes, 48 * 1024))));
-  MBV2_CUDA_CHECK(cudaFuncSetAttribute(ir_block_kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
+  for (auto kernel : {ir_block_kernel<1>, ir_block_kernel<2>}) {
+    MBV2_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                         int(std::max<size_t>(smem_bytes, 48 * 1024))));
+    MBV2_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
+  }
 }
 
 int ir_block_max_active_clusters(const IrBlockPlan& plan) {
@@ -451,7 +458,8 @@ int ir_block_max_active_clusters(const IrBlockPlan& plan) {
   config.attrs = &attribute;
   config.numAttrs = 1;
   int clusters = 0;
-  MBV2_CUDA_CHECK(cudaOccupancyMaxActiveClusters(&clusters, ir_block_kernel, &config));
+  MBV2_CUDA_CHECK(cudaOccupancyMaxActiveClusters(
+      &clusters, plan.occupancy == 2 ? ir_block_kernel<2> : ir_block_kernel<1>, &config));
   return clusters;
 }
 
@@ -480,7 +488,7 @@ void launch_ir_block(const IrBlockShape& s, const IrBlockPlan& plan, const IrBlo
   if (size_t(p.sm.total) * sizeof(float) != plan.smem_bytes)
     throw std::logic_error("ir_block: plan does not match the shape");
   const dim3 grid(unsigned(plan.bands * s.n), 1u, unsigned(plan.slices));
-  launch_kernel_cluster(ir_block_kernel, grid, dim3(kIrBlockThreads), plan.smem_bytes, stream, pdl,
+  launch_kernel_cluster(plan.occupancy == 2 ? ir_block_kernel<2> : ir_block_kernel<1>, grid, dim3(kIrBlockThreads), plan.smem_bytes, stream, pdl,
                         unsigned(plan.slices), p);
 }
 

@@ -37,6 +37,7 @@ struct IrBlockPlan {
   int tm_project = 4;      ///< pixels per thread tile in the projection GEMM
   bool stage_project = true;  ///< projection weights staged in shared memory (else read from L2)
   bool push = true;        ///< partials stored into their owner's shared memory (else read from peers)
+  int occupancy = 1;       ///< 2: the kernel built for 2 blocks per SM (64 registers)
   size_t smem_bytes = 0;
   /// "ir_block<rows 1, 8 x 72 ch, tm 4/4, wp smem, push> [112 blocks, 61440 B]" (batch applied by caller)
   std::string str(int batch) const;
@@ -53,6 +54,7 @@ struct IrBlockForce {
   int tm_expand = 0;   ///< 1, 2 or 4
   int tm_project = 0;  ///< 1, 2 or 4
   int reduce = 0;      ///< 1: pull (owners read peers' partials), 2: push (peers store into owners)
+  int occupancy = 0;   ///< 2: registers capped for 2 blocks per SM
 };
 
 /// Plans the block for a device of `sm_count` SMs and `smem_limit` bytes of opt-in shared

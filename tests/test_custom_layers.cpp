@@ -191,7 +191,11 @@ TEST(CustomBackendApi, OptionsFromEnvironmentRejectBadValues) {
   ::setenv("MBV2_CUSTOM_STEM_FUSION", "2", 1);
   EXPECT_THROW(CustomOptions::from_env(), InputError);
   ::setenv("MBV2_CUSTOM_STEM_FUSION", "0", 1);
+  ::setenv("MBV2_CUSTOM_BLOCK_OCC", "3", 1);
+  EXPECT_THROW(CustomOptions::from_env(), InputError);
+  ::setenv("MBV2_CUSTOM_BLOCK_OCC", "2", 1);
   const CustomOptions o = CustomOptions::from_env();
+  EXPECT_EQ(o.block_occupancy, 2);
   EXPECT_FALSE(o.stem_fusion);
   EXPECT_EQ(o.block_reduce, 1);
   EXPECT_EQ(o.block_slices, 16);
@@ -214,6 +218,7 @@ TEST(CustomBackendApi, OptionsFromEnvironmentRejectBadValues) {
   ::unsetenv("MBV2_CUSTOM_BLOCK_ROWS");
   ::unsetenv("MBV2_CUSTOM_BLOCK_REDUCE");
   ::unsetenv("MBV2_CUSTOM_STEM_FUSION");
+  ::unsetenv("MBV2_CUSTOM_BLOCK_OCC");
   const CustomOptions d = CustomOptions::from_env();
   EXPECT_EQ(d.fusion, CustomOptions().fusion);
   EXPECT_EQ(d.pdl, CustomOptions().pdl);

@@ -178,6 +178,7 @@ TEST(CustomNetwork, FusedBlocksOnAwkwardShapes) {
     for (int reduce : {1, 2}) {
       CustomOptions o = wide;
       o.block_reduce = reduce;
+      o.block_occupancy = reduce;  // pull with the 128-register kernel, push with the 64-register one
       std::unique_ptr<Backend> b = prepared(spec, weights, batch, o);
       EXPECT_NE(b->describe_forward().find(reduce == 1 ? ", pull>" : ", push>"), std::string::npos)
           << b->describe_forward();
@@ -202,7 +203,7 @@ TEST(CustomSanitize, FusedBlocksAwkwardOnce) {
     CustomOptions o = fusion(true, batch == 3);
     o.block_slices = batch == 3 ? 16 : 0;  // non-portable clusters of up to 16 blocks
     expect_matches_reference(spec, weights, batch, o, 74);
-    o.block_reduce = 1;  // the pull reduction too
+    o.block_reduce = 1, o.block_occupancy = 2;  // the pull reduction, the 64-register kernel
     expect_matches_reference(spec, weights, batch, o, 74);
   }
 }
