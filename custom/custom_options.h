@@ -18,7 +18,7 @@
 //   MBV2_CUSTOM_BLOCK_OCC=1|2   fused blocks: the kernel built for 1 block per SM (default)
 //                               or 2 (64 registers: the next kernel's blocks fit beside it)
 //   MBV2_CUSTOM_STEM_FUSION=0|1 forward(): the stem conv and the first block's depthwise and
-//                               projection as one kernel (stem_block.cu; default 1)
+//                               projection as one kernel (stem_block.cu; default 0: measured no gain, NOTES.md)
 //   MBV2_CUSTOM_PDL=0|1         forward(): programmatic dependent launch between kernels (default 1)
 //   MBV2_CUSTOM_PW_KERNEL=v2    GEMM main loop for pointwise / linear layers: v1 (BK 8,
 //                               register staged), v2 (cp.async 4-stage pipeline, needs K % 4
@@ -54,7 +54,7 @@ struct CustomOptions {
   int block_tm_expand = 0, block_tm_project = 0;  ///< 0: the planner; 1, 2, 4: pixels per thread tile
   int block_reduce = 0;   ///< 0: the planner; 1: pull; 2: push (fused blocks' cluster reduction)
   int block_occupancy = 0;  ///< 0/1: fused blocks use up to 128 registers; 2: capped at 64
-  bool stem_fusion = true;  ///< forward(): stem + first block's depthwise + projection in one kernel
+  bool stem_fusion = false;  // H200: neutral at batch 1 (175 vs 174 µs), +0.4 ms at batch 256  ///< forward(): stem + first block's depthwise + projection in one kernel
   bool pdl = true;      // measured on the H100: -9 µs at batch 1, neutral at 256
   int pw_kernel = 0;    ///< 0: the planner chooses; 1 / 2: only the v1 / v2 GEMM main loop
   std::string pw_tile;  ///< empty: the planner chooses

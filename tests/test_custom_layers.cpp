@@ -190,13 +190,13 @@ TEST(CustomBackendApi, OptionsFromEnvironmentRejectBadValues) {
   ::setenv("MBV2_CUSTOM_BLOCK_REDUCE", "pull", 1);
   ::setenv("MBV2_CUSTOM_STEM_FUSION", "2", 1);
   EXPECT_THROW(CustomOptions::from_env(), InputError);
-  ::setenv("MBV2_CUSTOM_STEM_FUSION", "0", 1);
+  ::setenv("MBV2_CUSTOM_STEM_FUSION", "1", 1);
   ::setenv("MBV2_CUSTOM_BLOCK_OCC", "3", 1);
   EXPECT_THROW(CustomOptions::from_env(), InputError);
   ::setenv("MBV2_CUSTOM_BLOCK_OCC", "2", 1);
   const CustomOptions o = CustomOptions::from_env();
   EXPECT_EQ(o.block_occupancy, 2);
-  EXPECT_FALSE(o.stem_fusion);
+  EXPECT_TRUE(o.stem_fusion);
   EXPECT_EQ(o.block_reduce, 1);
   EXPECT_EQ(o.block_slices, 16);
   EXPECT_EQ(o.block_rows, 3);
@@ -223,7 +223,7 @@ TEST(CustomBackendApi, OptionsFromEnvironmentRejectBadValues) {
   EXPECT_EQ(d.fusion, CustomOptions().fusion);
   EXPECT_EQ(d.pdl, CustomOptions().pdl);
   EXPECT_EQ(d.block_fusion, -1);
-  EXPECT_TRUE(d.stem_fusion);
+  EXPECT_FALSE(d.stem_fusion);
   EXPECT_TRUE(d.pw_tile.empty());
 }
 
