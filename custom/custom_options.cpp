@@ -43,6 +43,7 @@ CustomOptions CustomOptions::from_env() {
   o.fusion = env_flag("MBV2_CUSTOM_FUSION", o.fusion);
   o.pdl = env_flag("MBV2_CUSTOM_PDL", o.pdl);
   o.stem_fusion = env_flag("MBV2_CUSTOM_STEM_FUSION", o.stem_fusion);
+  o.block_chain = env_flag("MBV2_CUSTOM_BLOCK_CHAIN", o.block_chain);
   if (const char* v = env("MBV2_CUSTOM_BLOCK_FUSION")) {
     const std::string s(v);
     if (s == "auto")
@@ -105,6 +106,7 @@ std::string CustomOptions::str() const {
   if (block_tm_expand || block_tm_project) s << " block_tm=" << block_tm_expand << "," << block_tm_project;
   if (block_reduce) s << " block_reduce=" << (block_reduce == 1 ? "pull" : "push");
   if (block_occupancy == 2) s << " block_occ=2";
+  s << " block_chain=" << (block_chain ? 1 : 0);
   s << " stem_fusion=" << (stem_fusion ? 1 : 0);
   s << " pdl=" << (pdl ? 1 : 0)
     << " pw_kernel=" << (pw_kernel ? "v" + std::to_string(pw_kernel) : std::string("auto"))

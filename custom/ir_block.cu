@@ -24,6 +24,13 @@
 //       per band that fit one wave; clusters of 16 blocks (non-portable) from 384 hidden
 //       channels. Tried and reverted: splitting K over 2-8 lanes per tile with a shuffle
 //       tree (more instructions, 4-way conflicts; every fused block 1-3 µs slower).
+//   v2.1 push reduction: peers store their partials into the owner's shared memory after an
+//       early cluster-barrier arrive; one cluster barrier, local loads (pull kept as a knob).
+//   v3  chains: consecutive blocks of one cluster size in one persistent kernel
+//       (ir_chain_kernel), a self-resetting grid barrier between blocks instead of a kernel
+//       boundary; each block's weights are staged before the barrier. Needs the whole grid
+//       resident (checked with the occupancy API when planning). Activation loads are
+//       L2-coherent (cp.async.cg, __ldcg): in a chain they were written by the same kernel.
 #include "custom/ir_block.h"
 
 #include <cooperative_groups.h>
@@ -76,7 +83,16 @@ struct IrParams {
   int rows, in_rows, bands, slice_ch, tm_expand, tm_project;
   int cin4, ldh, ldo;
   int stage_project, expand_relu6, dw_relu6, project_relu6, vec_out, push;
+  int blocks_x;  ///< bands * batch: grid.x of this block (a chain's grid may be wider)
   IrSmem sm;
+};
+
+// A run of consecutive blocks in one persistent kernel (see ir_chain_kernel).
+struct IrChainParams {
+  IrParams blk[kIrChainMaxBlocks];
+  int count;
+  unsigned* barrier;  ///< [0] arrivals, [1] generation; self-resetting, zero before first use
+  unsigned long long timeout_ns;
 };
 
 __device__ __forceinline__ float4 f4(const float* p) { return *reinterpret_cast<const float4*>(p); }
@@ -146,31 +162,19 @@ __device__ __forceinline__ void tile_gemm_tm(int tm, const float* A, int lda, co
     tile_gemm<1>(A, lda, B, ldb, M, NQ, K, epi);
 }
 
-// kMinBlocks 2 caps the registers at 64 so that the next kernel's blocks (PDL) or a second
-// block can share an SM when shared memory allows.
-template <int kMinBlocks>
-__global__ void __launch_bounds__(kIrBlockThreads, kMinBlocks) ir_block_kernel(const IrParams p) {
-  namespace cg = cooperative_groups;
-  extern __shared__ __align__(16) float smem[];
+// (1) The slice's weights: constant, so fetched before waiting for the previous kernel (or,
+// in a chain, for the grid barrier). Columns past padded4(Ch) and rows past Cin / Ch are
+// zero-filled: zero weights make the padded hidden channels exactly 0 all the way through.
+__device__ __forceinline__ void ir_stage_weights(const IrParams& p, float* smem) {
   constexpr int T = kIrBlockThreads;
   const int tid = threadIdx.x;
-  const int band = int(blockIdx.x) % p.bands, img = int(blockIdx.x) / p.bands;
   const int CS = p.slice_ch, cq = CS / 4, oq = p.ldo / 4;
-  const int ldx = p.cin4 + 4, lde = CS + 4;  // padded rows of X and of E / D
   const int c0 = int(blockIdx.z) * CS;
-  float* Xs = smem + p.sm.x;
   float* Wes = smem + p.sm.we;
   float* Bes = smem + p.sm.be;
   float* Wds = smem + p.sm.wd;
   float* Bds = smem + p.sm.bd;
-  float* Es = smem + p.sm.e;
-  float* Ds = smem + p.sm.d;
   float* Wps = smem + p.sm.wp;
-  float* Ps = smem + p.sm.p;
-
-  // (1) The slice's weights: constant, so fetched before waiting for the previous kernel.
-  // Columns past padded4(Ch) and rows past Cin / Ch are zero-filled: zero weights make the
-  // padded hidden channels exactly 0 all the way through.
   for (int f = tid; f < p.cin4 * cq; f += T) {
     const int k = f / cq, j = (f % cq) * 4;
     const bool v = k < p.cin && c0 + j < p.ldh;
@@ -192,10 +196,29 @@ __global__ void __launch_bounds__(kIrBlockThreads, kMinBlocks) ir_block_kernel(c
   }
   cp_async_commit();
   // Push reduction: peers store into this block's shared memory in step 5, which is legal only
-  // once every block of the cluster runs; arrive now, wait just before the first remote store.
+  // once every block of the cluster runs (and, in a chain, is done with the previous block);
+  // arrive now, wait just before the first remote store.
   if (p.push) __cluster_barrier_arrive_relaxed();
+}
 
-  pdl_wait();
+// (2)-(6): everything after the wait. `trigger` lets the next kernel launch (PDL).
+__device__ __forceinline__ void ir_compute(const IrParams& p, float* smem, bool trigger) {
+  namespace cg = cooperative_groups;
+  constexpr int T = kIrBlockThreads;
+  const int tid = threadIdx.x;
+  const int band = int(blockIdx.x) % p.bands, img = int(blockIdx.x) / p.bands;
+  const int CS = p.slice_ch, cq = CS / 4, oq = p.ldo / 4;
+  const int ldx = p.cin4 + 4, lde = CS + 4;  // padded rows of X and of E / D
+  const int c0 = int(blockIdx.z) * CS;
+  float* Xs = smem + p.sm.x;
+  float* Bes = smem + p.sm.be;
+  float* Wes = smem + p.sm.we;
+  float* Wds = smem + p.sm.wd;
+  float* Bds = smem + p.sm.bd;
+  float* Es = smem + p.sm.e;
+  float* Ds = smem + p.sm.d;
+  float* Wps = smem + p.sm.wp;
+  float* Ps = smem + p.sm.p;
 
   // (2) The band's input rows that lie inside the image.
   const int oh0 = band * p.rows;
@@ -214,7 +237,7 @@ __global__ void __launch_bounds__(kIrBlockThreads, kMinBlocks) ir_block_kernel(c
   } else {
     for (int f = tid; f < npix * p.cin4; f += T) {
       const int pix = f / p.cin4, k = f % p.cin4;
-      xs_band[pix * ldx + k] = k < p.cin ? x_band[size_t(pix) * p.cin + k] : 0.0f;
+      xs_band[pix * ldx + k] = k < p.cin ? __ldcg(x_band + size_t(pix) * p.cin + k) : 0.0f;
     }
   }
   cp_async_commit();
@@ -286,7 +309,7 @@ __global__ void __launch_bounds__(kIrBlockThreads, kMinBlocks) ir_block_kernel(c
                    [&](int m, int q, float4 v) { P4[m * oq + q] = v; });
     }
   }
-  pdl_launch_dependents();
+  if (trigger) pdl_launch_dependents();
   cluster.sync();  // push: every peer's stores are visible; pull: every partial is complete
   const int end = min(per, total - rank * per);
   for (int i = tid; i < end; i += T) {
@@ -312,13 +335,15 @@ __global__ void __launch_bounds__(kIrBlockThreads, kMinBlocks) ir_block_kernel(c
     const int oh = oh0 + q / p.ow, ow = q % p.ow;
     const size_t base = ((size_t(img) * p.oh + oh) * p.ow + ow) * p.cout + o;
     if (p.vec_out) {
-      if (p.a.residual) v = add4(v, __ldg(reinterpret_cast<const float4*>(p.a.residual + base)));
+      // Not __ldg: in a chain the residual was written by this very kernel (the
+      // non-coherent path is only for data that is read-only for the kernel's lifetime).
+      if (p.a.residual) v = add4(v, __ldcg(reinterpret_cast<const float4*>(p.a.residual + base)));
       st4(p.a.out + base, p.project_relu6 ? relu6_4(v) : v);
     } else {
       const float vals[4] = {v.x, v.y, v.z, v.w};
       for (int j = 0; j < 4 && o + j < p.cout; ++j) {
         float y = vals[j];
-        if (p.a.residual) y += p.a.residual[base + j];
+        if (p.a.residual) y += __ldcg(p.a.residual + base + j);
         p.a.out[base + j] = p.project_relu6 ? relu6(y) : y;
       }
     }
@@ -326,6 +351,83 @@ __global__ void __launch_bounds__(kIrBlockThreads, kMinBlocks) ir_block_kernel(c
   // Pull: no block may leave while a peer may still read its shared memory. Push: every
   // remote store happened before the barrier above, so blocks leave when done.
   if (!p.push) cluster.sync();
+}
+
+// kMinBlocks 2 caps the registers at 64 so that the next kernel's blocks (PDL) or a second
+// block can share an SM when shared memory allows.
+template <int kMinBlocks>
+__global__ void __launch_bounds__(kIrBlockThreads, kMinBlocks) ir_block_kernel(const IrParams p) {
+  extern __shared__ __align__(16) float smem[];
+  ir_stage_weights(p, smem);
+  pdl_wait();
+  ir_compute(p, smem, true);
+}
+
+__device__ __forceinline__ unsigned long long global_timer_ns() {
+  unsigned long long t;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+  return t;
+}
+
+__device__ __forceinline__ unsigned ld_acquire_gpu(const unsigned* p) {
+  unsigned v;
+  asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(v) : "l"(p) : "memory");
+  return v;
+}
+
+// Grid barrier, split in two so that the next block's weights load while it waits. Every
+// block of the grid is resident (the planner checked), so nobody waits for a block that
+// cannot start. arrive(): after the block's last store; thread 0 publishes them (fence) and
+// counts itself; the last one to arrive resets the count and bumps the generation. Returns
+// (in thread 0) the generation to wait past.
+__device__ __forceinline__ unsigned grid_arrive(unsigned* bar, unsigned total) {
+  __syncthreads();  // every thread of the block has stored its outputs
+  unsigned gen = 0;
+  if (threadIdx.x == 0) {
+    gen = atomicAdd(bar + 1, 0u);  // read before arriving: it cannot move until we have
+    __threadfence();
+    if (atomicAdd(bar, 1u) == total - 1) {
+      atomicExch(bar, 0u);
+      __threadfence();
+      atomicExch(bar + 1, gen + 1);
+    }
+  }
+  return gen;
+}
+
+// wait(): thread 0 spins (acquire) until the generation moves, then releases the block. A
+// barrier that never opens (a block that could not be resident after all) ends the kernel
+// with a trap after `timeout_ns` instead of hanging the device.
+__device__ __forceinline__ void grid_wait(const unsigned* bar, unsigned gen, unsigned long long timeout_ns) {
+  if (threadIdx.x == 0) {
+    const unsigned long long start = global_timer_ns();
+    while (ld_acquire_gpu(bar + 1) == gen) {
+      if (global_timer_ns() - start > timeout_ns) __trap();
+    }
+    __threadfence();
+  }
+  __syncthreads();
+}
+
+// A chain: consecutive blocks of one cluster size in one persistent kernel, a grid barrier
+// between them instead of a kernel boundary. Each block's weights are staged while the grid
+// waits for the previous block's last band. Blocks with fewer bands than the chain's grid
+// leave the extra clusters idle (whole clusters, so cluster barriers stay matched).
+__global__ void __launch_bounds__(kIrBlockThreads, 1) ir_chain_kernel(const __grid_constant__ IrChainParams c) {
+  extern __shared__ __align__(16) float smem[];
+  const unsigned total = gridDim.x * gridDim.y * gridDim.z;
+  unsigned gen = 0;
+  for (int i = 0; i < c.count; ++i) {
+    const IrParams& p = c.blk[i];
+    const bool active = int(blockIdx.x) < p.blocks_x;
+    if (active) ir_stage_weights(p, smem);
+    if (i == 0)
+      pdl_wait();
+    else
+      grid_wait(c.barrier, gen, c.timeout_ns);
+    if (active) ir_compute(p, smem, i + 1 == c.count);
+    if (i + 1 < c.count) gen = grid_arrive(c.barrier, total);  // also frees this block's smem
+  }
 }
 
 // Rows per thread tile. A step of 4 k costs each thread 4 B + tm A float4 shared loads and
@@ -463,8 +565,9 @@ int ir_block_max_active_clusters(const IrBlockPlan& plan) {
   return clusters;
 }
 
-void launch_ir_block(const IrBlockShape& s, const IrBlockPlan& plan, const IrBlockArgs& a,
-                     cudaStream_t stream, bool pdl) {
+namespace {
+
+IrParams make_params(const IrBlockShape& s, const IrBlockPlan& plan, const IrBlockArgs& a) {
   if (!plan.ok) throw std::logic_error("ir_block: launch of a refused plan (" + plan.reason + ")");
   if (!a.x || !a.expand_w || !a.expand_b || !a.dw_w || !a.dw_b || !a.project_w || !a.project_b ||
       !a.out || (s.residual && !a.residual))
@@ -484,12 +587,104 @@ void launch_ir_block(const IrBlockShape& s, const IrBlockPlan& plan, const IrBlo
   p.push = plan.push ? 1 : 0;
   p.expand_relu6 = s.expand_relu6, p.dw_relu6 = s.dw_relu6, p.project_relu6 = s.project_relu6;
   p.vec_out = s.cout % 4 == 0 && aligned16(a.out) && (!p.a.residual || aligned16(p.a.residual));
+  p.blocks_x = plan.bands * s.n;
   p.sm = layout_of(s, plan);
   if (size_t(p.sm.total) * sizeof(float) != plan.smem_bytes)
     throw std::logic_error("ir_block: plan does not match the shape");
+  return p;
+}
+
+}  // namespace
+
+void launch_ir_block(const IrBlockShape& s, const IrBlockPlan& plan, const IrBlockArgs& a,
+                     cudaStream_t stream, bool pdl) {
+  const IrParams p = make_params(s, plan, a);
   const dim3 grid(unsigned(plan.bands * s.n), 1u, unsigned(plan.slices));
   launch_kernel_cluster(plan.occupancy == 2 ? ir_block_kernel<2> : ir_block_kernel<1>, grid, dim3(kIrBlockThreads), plan.smem_bytes, stream, pdl,
                         unsigned(plan.slices), p);
+}
+
+// ---- chains ---------------------------------------------------------------------------
+
+std::string IrChainPlan::str() const {
+  if (!ok) return "ir_chain<none: " + reason + ">";
+  std::ostringstream s;
+  s << "ir_chain<" << count << " blocks, " << slices << "-block clusters, grid barrier> ["
+    << int64_t(blocks_x) * slices << " blocks, " << smem_bytes << " B]";
+  return s.str();
+}
+
+IrChainPlan plan_ir_chain(const IrBlockShape* shapes, const IrBlockPlan* plans, int count,
+                          int max_active_clusters) {
+  IrChainPlan c;
+  auto refuse = [&](const std::string& why) {
+    c = IrChainPlan();
+    c.reason = why;
+    return c;
+  };
+  if (count < 2) return refuse("fewer than 2 blocks");
+  if (count > kIrChainMaxBlocks) return refuse("more than " + std::to_string(kIrChainMaxBlocks) + " blocks");
+  for (int i = 0; i < count; ++i) {
+    const IrBlockPlan& p = plans[i];
+    if (!p.ok) return refuse("block " + std::to_string(i) + " has no plan");
+    if (p.slices != plans[0].slices) return refuse("cluster sizes differ");
+    if (!p.push) return refuse("pull reduction (a chain needs push)");
+    if (p.occupancy != 1) return refuse("64-register build");
+    if (i > 0 && shapes[i].n != shapes[0].n) return refuse("batch differs");
+    c.blocks_x = std::max(c.blocks_x, p.bands * shapes[i].n);
+    c.smem_bytes = std::max(c.smem_bytes, p.smem_bytes);
+  }
+  // Every block of the grid must be resident at once, or the grid barrier never opens.
+  if (c.blocks_x > max_active_clusters)
+    return refuse(std::to_string(c.blocks_x) + " clusters, the device holds " +
+                  std::to_string(max_active_clusters) + " at once");
+  c.slices = plans[0].slices;
+  c.count = count;
+  c.ok = true;
+  return c;
+}
+
+void configure_ir_chain(size_t smem_bytes) {
+  MBV2_CUDA_CHECK(cudaFuncSetAttribute(ir_chain_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                       int(std::max<size_t>(smem_bytes, 48 * 1024))));
+  MBV2_CUDA_CHECK(cudaFuncSetAttribute(ir_chain_kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
+}
+
+int ir_chain_max_active_clusters(int slices, size_t smem_bytes) {
+  configure_ir_chain(smem_bytes);
+  cudaLaunchConfig_t config = {};
+  config.gridDim = dim3(1u, 1u, unsigned(slices));
+  config.blockDim = dim3(kIrBlockThreads);
+  config.dynamicSmemBytes = smem_bytes;
+  cudaLaunchAttribute attribute;
+  attribute.id = cudaLaunchAttributeClusterDimension;
+  attribute.val.clusterDim.x = 1;
+  attribute.val.clusterDim.y = 1;
+  attribute.val.clusterDim.z = unsigned(slices);
+  config.attrs = &attribute;
+  config.numAttrs = 1;
+  int clusters = 0;
+  MBV2_CUDA_CHECK(cudaOccupancyMaxActiveClusters(&clusters, ir_chain_kernel, &config));
+  return clusters;
+}
+
+void launch_ir_chain(const IrChainPlan& chain, const IrBlockShape* shapes, const IrBlockPlan* plans,
+                     const IrBlockArgs* args, unsigned* barrier, cudaStream_t stream, bool pdl) {
+  if (!chain.ok) throw std::logic_error("ir_chain: launch of a refused plan (" + chain.reason + ")");
+  if (!barrier) throw InputError("ir_chain: null barrier");
+  IrChainParams c = {};
+  for (int i = 0; i < chain.count; ++i) {
+    if (plans[i].slices != chain.slices || plans[i].bands * shapes[i].n > chain.blocks_x ||
+        plans[i].smem_bytes > chain.smem_bytes)
+      throw std::logic_error("ir_chain: block plans do not match the chain plan");
+    c.blk[i] = make_params(shapes[i], plans[i], args[i]);
+  }
+  c.count = chain.count;
+  c.barrier = barrier;
+  c.timeout_ns = 10ull * 1000 * 1000 * 1000;  // 10 s: far beyond any block, even under a sanitizer
+  const dim3 grid(unsigned(chain.blocks_x), 1u, unsigned(chain.slices));
+  launch_kernel_cluster(ir_chain_kernel, grid, dim3(kIrBlockThreads), chain.smem_bytes, stream, pdl,
+                        unsigned(chain.slices), c);
 }
 
 }  // namespace mbv2::custom

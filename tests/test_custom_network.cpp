@@ -193,6 +193,53 @@ TEST(CustomNetwork, FusedBlocksOnAwkwardShapes) {
   expect_matches_reference(spec, weights, 3, fusion(false), 72);
 }
 
+// A chain (consecutive fused blocks in one persistent kernel, grid barriers between them)
+// runs each block's code unchanged: its logits must be bit-identical to one kernel per block,
+// and right against the reference. Default model at batch 1 (two chains: 8- and 16-block
+// clusters), and the awkward blocks with 2-block clusters: one chain of 4 blocks whose grids
+// differ (idle clusters in the narrower blocks), a residual, stride 2 on odd sizes.
+TEST(CustomNetwork, ChainedBlocksMatchOneKernelPerBlockBitForBit) {
+  MBV2_SKIP_WITHOUT_GPU();
+  struct Case {
+    const char* what;
+    ModelSpec spec;
+    ModelWeights weights;
+    int batch;
+    CustomOptions options;
+    const char* chains;
+  };
+  std::vector<Case> cases;
+  cases.push_back({"default model", test::default_spec(), test::default_weights(), 1, CustomOptions(), "(2 chains)"});
+  const ModelSpec awkward = awkward_block_spec();
+  const ModelWeights awkward_w = synthetic_weights(awkward, 77);
+  for (int batch : {1, 3}) {
+    CustomOptions o = fusion(true, batch == 3);
+    o.block_slices = 2;
+    cases.push_back({"awkward blocks", awkward, awkward_w, batch, o, "(1 chain)"});
+  }
+  for (const Case& c : cases) {
+    SCOPED_TRACE(std::string(c.what) + " batch " + std::to_string(c.batch));
+    const HostTensor in = random_tensor(c.spec.input_shape(c.batch), Layout::kNHWC, 78);
+    std::vector<float> logits[2];
+    for (bool chain : {false, true}) {
+      CustomOptions o = c.options;
+      o.block_chain = chain;
+      std::unique_ptr<Backend> b = prepared(c.spec, c.weights, c.batch, o);
+      const std::string d = b->describe_forward();
+      if (chain) {
+        EXPECT_NE(d.find(c.chains), std::string::npos) << d;
+        EXPECT_NE(d.find("ir_chain<"), std::string::npos) << d;
+      } else {
+        EXPECT_EQ(d.find("chain<"), std::string::npos) << d;
+      }
+      logits[chain] = run_forward(*b, c.spec, in);
+      expect_matches_reference(c.spec, c.weights, c.batch, o, 78);
+    }
+    ASSERT_EQ(logits[0].size(), logits[1].size());
+    EXPECT_EQ(std::memcmp(logits[0].data(), logits[1].data(), logits[0].size() * sizeof(float)), 0);
+  }
+}
+
 // For compute-sanitizer (scripts/gpu_session.sh): the block kernel on the awkward chain,
 // with and without PDL, scalar and vector paths, 1 and 3 images.
 TEST(CustomSanitize, FusedBlocksAwkwardOnce) {
@@ -205,6 +252,9 @@ TEST(CustomSanitize, FusedBlocksAwkwardOnce) {
     expect_matches_reference(spec, weights, batch, o, 74);
     o.block_reduce = 1, o.block_occupancy = 2;  // the pull reduction, the 64-register kernel
     expect_matches_reference(spec, weights, batch, o, 74);
+    CustomOptions chained = fusion(true, batch == 3);
+    chained.block_slices = 2;  // one chain of the 4 blocks (grid barriers, idle clusters)
+    expect_matches_reference(spec, weights, batch, chained, 74);
   }
 }
 
