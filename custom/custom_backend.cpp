@@ -11,8 +11,8 @@
 //   v2  forward(): whole inverted-residual blocks (expand + depthwise + project) as one
 //       cluster kernel (ir_block.cu) at small batch (MBV2_CUSTOM_BLOCK_FUSION, default auto).
 //   v3  forward(): consecutive fused blocks of one cluster size chained in one persistent
-//       kernel with grid barriers (MBV2_CUSTOM_BLOCK_CHAIN, default 1): steps stay the unit
-//       of planning and buffer reuse, launches group them.
+//       kernel with grid barriers (MBV2_CUSTOM_BLOCK_CHAIN=N, default off: measured slower):
+//       steps stay the unit of planning and buffer reuse, launches group them.
 #include "custom/custom_backend.h"
 
 #include <algorithm>
@@ -270,12 +270,12 @@ class CustomBackend final : public Backend {
           continue;
         }
       }
-      if (options_.fusion && i + 1 < n) {
+      if ((options_.fusion || options_.pool_fusion) && i + 1 < n) {
         const Layer& d = L[size_t(i)];
         const Layer& p = L[size_t(i) + 1];
         const LayerKernel& ds = layers_[size_t(i)];
         const LayerKernel& ps = layers_[size_t(i) + 1];
-        if (ds.op == LayerOp::kDepthwise && d.kernel == 3 && !d.has_residual() && d.in_c % 4 == 0 &&
+        if (options_.fusion && ds.op == LayerOp::kDepthwise && d.kernel == 3 && !d.has_residual() && d.in_c % 4 == 0 &&
             ps.op == LayerOp::kPointwise && p.input_from == i && readers[size_t(i)] == 1 &&
             d.input_from >= 0) {
           GemmPlanRequest r = custom::gemm_request(plan_context(), int64_t(b) * p.out_h * p.out_w, p.out_c, p.in_c,
@@ -431,16 +431,17 @@ class CustomBackend final : public Backend {
   void group_launches() {
     launches_.clear();
     chains_ = 0;
+    size_t chain_smem = 0;
     for (size_t s = 0; s < steps_.size();) {
       Launch l;
       l.first = l.last = s;
-      if (options_.block_chain && steps_[s].kind == StepKind::kIrBlock) {
+      if (options_.block_chain > 0 && steps_[s].kind == StepKind::kIrBlock) {
         size_t e = s;
-        while (e + 1 < steps_.size() && e + 1 - s < size_t(custom::kIrChainMaxBlocks) &&
+        while (e + 1 < steps_.size() && e + 1 - s < size_t(options_.block_chain) &&
                steps_[e + 1].kind == StepKind::kIrBlock &&
                steps_[e + 1].block_plan.slices == steps_[s].block_plan.slices)
           ++e;
-        if (e > s) {
+        {
           std::vector<custom::IrBlockShape> shapes;
           std::vector<custom::IrBlockPlan> plans;
           size_t smem = 0;
@@ -453,6 +454,7 @@ class CustomBackend final : public Backend {
           const custom::IrChainPlan chain =
               custom::plan_ir_chain(shapes.data(), plans.data(), int(shapes.size()), capacity);
           if (chain.ok) {
+            chain_smem = std::max(chain_smem, chain.smem_bytes);
             l.last = e;
             l.chain = chain;
             l.shapes = std::move(shapes);
@@ -464,6 +466,9 @@ class CustomBackend final : public Backend {
       launches_.push_back(l);
       s = l.last + 1;
     }
+    // The kernel's shared-memory limit must cover the largest chain (the capacity queries
+    // above each set it to their own chain's size).
+    if (chains_) custom::configure_ir_chain(chain_smem);
   }
 
   // Greedy liveness-based buffer reuse: a step's output takes the first buffer whose

@@ -43,7 +43,7 @@ CustomOptions CustomOptions::from_env() {
   o.fusion = env_flag("MBV2_CUSTOM_FUSION", o.fusion);
   o.pdl = env_flag("MBV2_CUSTOM_PDL", o.pdl);
   o.stem_fusion = env_flag("MBV2_CUSTOM_STEM_FUSION", o.stem_fusion);
-  o.block_chain = env_flag("MBV2_CUSTOM_BLOCK_CHAIN", o.block_chain);
+  o.pool_fusion = env_flag("MBV2_CUSTOM_POOL_FUSION", o.pool_fusion);
   if (const char* v = env("MBV2_CUSTOM_BLOCK_FUSION")) {
     const std::string s(v);
     if (s == "auto")
@@ -76,6 +76,7 @@ CustomOptions CustomOptions::from_env() {
   o.pw_splitk = env_int("MBV2_CUSTOM_PW_SPLITK", 0, 64, o.pw_splitk);
   o.block_rows = env_int("MBV2_CUSTOM_BLOCK_ROWS", 0, 4096, o.block_rows);
   o.block_occupancy = env_int("MBV2_CUSTOM_BLOCK_OCC", 0, 2, o.block_occupancy);
+  o.block_chain = env_int("MBV2_CUSTOM_BLOCK_CHAIN", 0, 16, o.block_chain);
   if (const char* v = env("MBV2_CUSTOM_BLOCK_REDUCE")) {
     const std::string s(v);
     if (s == "pull")
@@ -106,7 +107,8 @@ std::string CustomOptions::str() const {
   if (block_tm_expand || block_tm_project) s << " block_tm=" << block_tm_expand << "," << block_tm_project;
   if (block_reduce) s << " block_reduce=" << (block_reduce == 1 ? "pull" : "push");
   if (block_occupancy == 2) s << " block_occ=2";
-  s << " block_chain=" << (block_chain ? 1 : 0);
+  if (block_chain) s << " block_chain=" << block_chain;
+  if (pool_fusion) s << " pool_fusion=1";
   s << " stem_fusion=" << (stem_fusion ? 1 : 0);
   s << " pdl=" << (pdl ? 1 : 0)
     << " pw_kernel=" << (pw_kernel ? "v" + std::to_string(pw_kernel) : std::string("auto"))

@@ -374,22 +374,37 @@ __device__ __forceinline__ unsigned ld_acquire_gpu(const unsigned* p) {
   asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(v) : "l"(p) : "memory");
   return v;
 }
+__device__ __forceinline__ unsigned ld_relaxed_gpu(const unsigned* p) {
+  unsigned v;
+  asm volatile("ld.relaxed.gpu.global.u32 %0, [%1];" : "=r"(v) : "l"(p) : "memory");
+  return v;
+}
+__device__ __forceinline__ unsigned atom_add_acq_rel_gpu(unsigned* p, unsigned v) {
+  unsigned old;
+  asm volatile("atom.acq_rel.gpu.global.add.u32 %0, [%1], %2;" : "=r"(old) : "l"(p), "r"(v) : "memory");
+  return old;
+}
+__device__ __forceinline__ void st_relaxed_gpu(unsigned* p, unsigned v) {
+  asm volatile("st.relaxed.gpu.global.u32 [%0], %1;" ::"l"(p), "r"(v) : "memory");
+}
+__device__ __forceinline__ void st_release_gpu(unsigned* p, unsigned v) {
+  asm volatile("st.release.gpu.global.u32 [%0], %1;" ::"l"(p), "r"(v) : "memory");
+}
 
 // Grid barrier, split in two so that the next block's weights load while it waits. Every
 // block of the grid is resident (the planner checked), so nobody waits for a block that
-// cannot start. arrive(): after the block's last store; thread 0 publishes them (fence) and
-// counts itself; the last one to arrive resets the count and bumps the generation. Returns
-// (in thread 0) the generation to wait past.
+// cannot start. arrive(): after the block's last store (the __syncthreads orders every
+// thread's stores before thread 0's release); the arrival is an acq_rel add, so the last one
+// to arrive has acquired every block's stores and releases them all with the generation
+// bump; it resets the count first. Returns (in thread 0) the generation to wait past.
 __device__ __forceinline__ unsigned grid_arrive(unsigned* bar, unsigned total) {
-  __syncthreads();  // every thread of the block has stored its outputs
+  __syncthreads();
   unsigned gen = 0;
   if (threadIdx.x == 0) {
-    gen = atomicAdd(bar + 1, 0u);  // read before arriving: it cannot move until we have
-    __threadfence();
-    if (atomicAdd(bar, 1u) == total - 1) {
-      atomicExch(bar, 0u);
-      __threadfence();
-      atomicExch(bar + 1, gen + 1);
+    gen = ld_relaxed_gpu(bar + 1);  // cannot move before this block has arrived
+    if (atom_add_acq_rel_gpu(bar, 1u) == total - 1) {
+      st_relaxed_gpu(bar, 0u);
+      st_release_gpu(bar + 1, gen + 1);
     }
   }
   return gen;
@@ -404,7 +419,6 @@ __device__ __forceinline__ void grid_wait(const unsigned* bar, unsigned gen, uns
     while (ld_acquire_gpu(bar + 1) == gen) {
       if (global_timer_ns() - start > timeout_ns) __trap();
     }
-    __threadfence();
   }
   __syncthreads();
 }
@@ -622,7 +636,7 @@ IrChainPlan plan_ir_chain(const IrBlockShape* shapes, const IrBlockPlan* plans, 
     c.reason = why;
     return c;
   };
-  if (count < 2) return refuse("fewer than 2 blocks");
+  if (count < 1) return refuse("no blocks");
   if (count > kIrChainMaxBlocks) return refuse("more than " + std::to_string(kIrChainMaxBlocks) + " blocks");
   for (int i = 0; i < count; ++i) {
     const IrBlockPlan& p = plans[i];

@@ -196,12 +196,18 @@ TEST(CustomBackendApi, OptionsFromEnvironmentRejectBadValues) {
   ::setenv("MBV2_CUSTOM_BLOCK_OCC", "3", 1);
   EXPECT_THROW(CustomOptions::from_env(), InputError);
   ::setenv("MBV2_CUSTOM_BLOCK_OCC", "2", 1);
-  ::setenv("MBV2_CUSTOM_BLOCK_CHAIN", "yes", 1);
+  for (const char* bad : {"yes", "17", "-1"}) {
+    ::setenv("MBV2_CUSTOM_BLOCK_CHAIN", bad, 1);
+    EXPECT_THROW(CustomOptions::from_env(), InputError) << bad;
+  }
+  ::setenv("MBV2_CUSTOM_BLOCK_CHAIN", "5", 1);
+  ::setenv("MBV2_CUSTOM_POOL_FUSION", "x", 1);
   EXPECT_THROW(CustomOptions::from_env(), InputError);
-  ::setenv("MBV2_CUSTOM_BLOCK_CHAIN", "0", 1);
+  ::setenv("MBV2_CUSTOM_POOL_FUSION", "1", 1);
   const CustomOptions o = CustomOptions::from_env();
-  EXPECT_FALSE(o.block_chain);
-  EXPECT_NE(o.str().find("block_chain=0"), std::string::npos) << o.str();
+  EXPECT_EQ(o.block_chain, 5);
+  EXPECT_TRUE(o.pool_fusion);
+  EXPECT_NE(o.str().find("block_chain=5"), std::string::npos) << o.str();
   EXPECT_EQ(o.block_occupancy, 2);
   EXPECT_TRUE(o.stem_fusion);
   EXPECT_EQ(o.block_reduce, 1);
@@ -227,8 +233,10 @@ TEST(CustomBackendApi, OptionsFromEnvironmentRejectBadValues) {
   ::unsetenv("MBV2_CUSTOM_STEM_FUSION");
   ::unsetenv("MBV2_CUSTOM_BLOCK_OCC");
   ::unsetenv("MBV2_CUSTOM_BLOCK_CHAIN");
+  ::unsetenv("MBV2_CUSTOM_POOL_FUSION");
   const CustomOptions d = CustomOptions::from_env();
-  EXPECT_TRUE(d.block_chain);
+  EXPECT_EQ(d.block_chain, 0);
+  EXPECT_FALSE(d.pool_fusion);
   EXPECT_EQ(d.fusion, CustomOptions().fusion);
   EXPECT_EQ(d.pdl, CustomOptions().pdl);
   EXPECT_EQ(d.block_fusion, -1);
@@ -391,7 +399,8 @@ TEST(CustomIrChainPlan, ChainsTheDefaultBlocksAndRefusesWhatItCannotRun) {
   const size_t seam = runs[0].second;  // last 8-block plan, followed by a 16-block one
   EXPECT_NE(custom::plan_ir_chain(&shapes[seam], &plans[seam], 2, 100).reason.find("cluster sizes"),
             std::string::npos);
-  EXPECT_FALSE(custom::plan_ir_chain(&shapes[0], &plans[0], 1, 100).ok);
+  EXPECT_FALSE(custom::plan_ir_chain(&shapes[0], &plans[0], 0, 100).ok);
+  EXPECT_TRUE(custom::plan_ir_chain(&shapes[0], &plans[0], 1, 100).ok);  // one block, no barrier
   std::vector<custom::IrBlockPlan> odd(plans.begin(), plans.begin() + 2);
   odd[1].push = false;
   EXPECT_NE(custom::plan_ir_chain(shapes.data(), odd.data(), 2, 100).reason.find("pull"), std::string::npos);

@@ -208,6 +208,7 @@ TEST(CustomNetwork, ChainedBlocksMatchOneKernelPerBlockBitForBit) {
     CustomOptions options;
     const char* chains;
   };
+  const int custom_chain_max = 16;
   std::vector<Case> cases;
   cases.push_back({"default model", test::default_spec(), test::default_weights(), 1, CustomOptions(), "(2 chains)"});
   const ModelSpec awkward = awkward_block_spec();
@@ -223,7 +224,7 @@ TEST(CustomNetwork, ChainedBlocksMatchOneKernelPerBlockBitForBit) {
     std::vector<float> logits[2];
     for (bool chain : {false, true}) {
       CustomOptions o = c.options;
-      o.block_chain = chain;
+      o.block_chain = chain ? custom_chain_max : 0;
       std::unique_ptr<Backend> b = prepared(c.spec, c.weights, c.batch, o);
       const std::string d = b->describe_forward();
       if (chain) {
@@ -254,6 +255,7 @@ TEST(CustomSanitize, FusedBlocksAwkwardOnce) {
     expect_matches_reference(spec, weights, batch, o, 74);
     CustomOptions chained = fusion(true, batch == 3);
     chained.block_slices = 2;  // one chain of the 4 blocks (grid barriers, idle clusters)
+    chained.block_chain = 16;
     expect_matches_reference(spec, weights, batch, chained, 74);
   }
 }
@@ -272,6 +274,18 @@ TEST(CustomNetwork, AutoBlockFusionFollowsBatch) {
       << b256->describe_forward();
 }
 
+// MBV2_CUSTOM_POOL_FUSION alone: pool + classifier fused, depthwise + project not.
+TEST(CustomNetwork, PoolFusionAlone) {
+  MBV2_SKIP_WITHOUT_GPU();
+  CustomOptions o;
+  o.pool_fusion = true;
+  std::unique_ptr<Backend> b = prepared(test::default_spec(), test::default_weights(), 1, o);
+  const std::string d = b->describe_forward();
+  EXPECT_NE(d.find("pool+classifier fused"), std::string::npos) << d;
+  EXPECT_EQ(d.find("depthwise+project fused"), std::string::npos) << d;
+  expect_matches_reference(test::default_spec(), test::default_weights(), 1, o, 82);
+}
+
 TEST(CustomNetwork, DefaultModelBatch3FusedUnfusedPdl) {
   MBV2_SKIP_WITHOUT_GPU();
   for (int variant = 0; variant < 3; ++variant)
@@ -287,6 +301,9 @@ TEST(CustomNetwork, OtherWidthsAndResolutions) {
     const ModelSpec spec = mobilenet_v2(c.width, c.resolution, 1000);
     const ModelWeights weights = synthetic_weights(spec, 40);
     for (bool fused : {true, false}) expect_matches_reference(spec, weights, c.batch, fusion(fused), 41);
+    CustomOptions chained = fusion(true);
+    chained.block_chain = 16;  // chains of different shared-memory sizes in one network
+    expect_matches_reference(spec, weights, c.batch, chained, 41);
   }
 }
 
@@ -313,9 +330,10 @@ TEST(CustomNetwork, Batch256MatchesReferenceOnSampledImages) {
 TEST(CustomNetwork, GraphReplayIsBitIdentical) {
   MBV2_SKIP_WITHOUT_GPU();
   const ModelSpec& spec = test::default_spec();
-  for (int variant = 0; variant < 3; ++variant) {
+  for (int variant = 0; variant < 4; ++variant) {
     for (int batch : {1, 4}) {
-      const CustomOptions o = fusion(variant != 1, variant == 2);
+      CustomOptions o = fusion(variant != 1, variant >= 2);
+      if (variant == 3) o.block_chain = 16;  // chains (grid barriers) captured and replayed
       SCOPED_TRACE("batch " + std::to_string(batch) + " " + o.str());
       const HostTensor in = random_tensor(spec.input_shape(batch), Layout::kNHWC, 61);
       std::unique_ptr<Backend> backend = prepared(spec, test::default_weights(), batch, o);
