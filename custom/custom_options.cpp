@@ -75,19 +75,7 @@ CustomOptions CustomOptions::from_env() {
     throw InputError("MBV2_CUSTOM_BLOCK_SLICES='1': expected 0 or 2..16");
   o.pw_splitk = env_int("MBV2_CUSTOM_PW_SPLITK", 0, 64, o.pw_splitk);
   o.block_rows = env_int("MBV2_CUSTOM_BLOCK_ROWS", 0, 4096, o.block_rows);
-  o.block_occupancy = env_int("MBV2_CUSTOM_BLOCK_OCC", 0, 2, o.block_occupancy);
   o.block_chain = env_int("MBV2_CUSTOM_BLOCK_CHAIN", 0, 16, o.block_chain);
-  if (const char* v = env("MBV2_CUSTOM_BLOCK_REDUCE")) {
-    const std::string s(v);
-    if (s == "pull")
-      o.block_reduce = 1;
-    else if (s == "push")
-      o.block_reduce = 2;
-    else if (s == "auto")
-      o.block_reduce = 0;
-    else
-      throw InputError("MBV2_CUSTOM_BLOCK_REDUCE='" + s + "': expected push, pull or auto");
-  }
   if (const char* v = env("MBV2_CUSTOM_BLOCK_TM")) {
     const std::string s(v);
     auto tm = [](char c) { return c == '0' || c == '1' || c == '2' || c == '4'; };
@@ -105,8 +93,6 @@ std::string CustomOptions::str() const {
     << " block_slices=" << (block_slices ? std::to_string(block_slices) : std::string("auto"));
   if (block_rows) s << " block_rows=" << block_rows;
   if (block_tm_expand || block_tm_project) s << " block_tm=" << block_tm_expand << "," << block_tm_project;
-  if (block_reduce) s << " block_reduce=" << (block_reduce == 1 ? "pull" : "push");
-  if (block_occupancy == 2) s << " block_occ=2";
   if (block_chain) s << " block_chain=" << block_chain;
   if (pool_fusion) s << " pool_fusion=1";
   s << " stem_fusion=" << (stem_fusion ? 1 : 0);

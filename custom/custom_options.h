@@ -12,14 +12,9 @@
 //   MBV2_CUSTOM_BLOCK_ROWS=N    fused blocks: N output rows per band (0 = planner, default)
 //   MBV2_CUSTOM_BLOCK_TM=E,P    fused blocks: pixels per thread tile in the expand / project
 //                               GEMMs, each 1, 2 or 4 (0,0 = planner, default)
-//   MBV2_CUSTOM_BLOCK_REDUCE=push|pull  fused blocks: partial projections stored into their
-//                               owner's shared memory (push, default) or read from the
-//                               peers (pull; one more cluster barrier)
 //   MBV2_CUSTOM_BLOCK_CHAIN=N   forward(): up to N consecutive fused blocks of one cluster size
 //                               as one persistent kernel with grid barriers (1..16; default 0:
 //                               off, measured slower on the H200, NOTES.md)
-//   MBV2_CUSTOM_BLOCK_OCC=1|2   fused blocks: the kernel built for 1 block per SM (default)
-//                               or 2 (64 registers: the next kernel's blocks fit beside it)
 //   MBV2_CUSTOM_POOL_FUSION=0|1 forward(): pool + classifier fused at batch <= 8 even without
 //                               MBV2_CUSTOM_FUSION (default 0)
 //   MBV2_CUSTOM_STEM_FUSION=0|1 forward(): the stem conv and the first block's depthwise and
@@ -42,7 +37,7 @@
 //   v3  pw_cluster.
 //   v4  block_fusion, block_slices.
 //   v5  block_rows, block_tm, block_reduce, block_occ, stem_fusion.
-//   v6  block_chain, pool_fusion.
+//   v6  block_chain, pool_fusion; block_reduce and block_occ removed (measured slower).
 #pragma once
 
 #include <memory>
@@ -58,8 +53,6 @@ struct CustomOptions {
   int block_slices = 0;   ///< 0: the planner chooses; 2..16: cluster size of fused blocks
   int block_rows = 0;     ///< 0: the planner chooses; N: output rows per band of fused blocks
   int block_tm_expand = 0, block_tm_project = 0;  ///< 0: the planner; 1, 2, 4: pixels per thread tile
-  int block_reduce = 0;   ///< 0: the planner; 1: pull; 2: push (fused blocks' cluster reduction)
-  int block_occupancy = 0;  ///< 0/1: fused blocks use up to 128 registers; 2: capped at 64
   bool pool_fusion = false;  ///< forward(): pool + classifier fused (also on with `fusion`)
   int block_chain = 0;  ///< forward(): up to N consecutive fused blocks in one persistent kernel (0: off)
   bool stem_fusion = false;  // H200: neutral at batch 1 (175 vs 174 µs), +0.4 ms at batch 256  ///< forward(): stem + first block's depthwise + projection in one kernel

@@ -25,7 +25,8 @@
 //       channels. Tried and reverted: splitting K over 2-8 lanes per tile with a shuffle
 //       tree (more instructions, 4-way conflicts; every fused block 1-3 µs slower).
 //   v2.1 push reduction: peers store their partials into the owner's shared memory after an
-//       early cluster-barrier arrive; one cluster barrier, local loads (pull kept as a knob).
+//       early cluster-barrier arrive; one cluster barrier, local loads (H200 b1: 174.5 vs
+//       181 µs with the pull). Pull and a 64-register build (210 µs) removed after measuring.
 //   v3  chains: consecutive blocks of one cluster size in one persistent kernel
 //       (ir_chain_kernel), a self-resetting grid barrier between blocks instead of a kernel
 //       boundary; each block's weights are staged before the barrier. Needs the whole grid
@@ -82,7 +83,7 @@ struct IrParams {
   int h, w, cin, ch, oh, ow, cout, stride, pad;
   int rows, in_rows, bands, slice_ch, tm_expand, tm_project;
   int cin4, ldh, ldo;
-  int stage_project, expand_relu6, dw_relu6, project_relu6, vec_out, push;
+  int stage_project, expand_relu6, dw_relu6, project_relu6, vec_out;
   int blocks_x;  ///< bands * batch: grid.x of this block (a chain's grid may be wider)
   IrSmem sm;
 };
@@ -198,7 +199,7 @@ __device__ __forceinline__ void ir_stage_weights(const IrParams& p, float* smem)
   // Push reduction: peers store into this block's shared memory in step 5, which is legal only
   // once every block of the cluster runs (and, in a chain, is done with the previous block);
   // arrive now, wait just before the first remote store.
-  if (p.push) __cluster_barrier_arrive_relaxed();
+  __cluster_barrier_arrive_relaxed();
 }
 
 // (2)-(6): everything after the wait. `trigger` lets the next kernel launch (PDL).
@@ -296,40 +297,21 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, float* smem, bool 
   {
     const int kv = max(0, min(CS, p.ch - c0));
     const float* B = p.stage_project ? Wps : p.a.project_w + size_t(kv > 0 ? c0 : 0) * p.ldo;
-    if (p.push) {
-      // Every partial goes straight to its owner's shared memory, slot [rank][e - owner*per]:
-      // posted remote stores, one cluster barrier, then only local loads.
-      __cluster_barrier_wait();
-      tile_gemm_tm(p.tm_project, Ds, lde, B, p.ldo, qv, oq, kv, [&](int m, int q, float4 v) {
-        const int e = m * oq + q, owner = e / per;
-        cluster.map_shared_rank(P4, owner)[rank * per + (e - owner * per)] = v;
-      });
-    } else {
-      tile_gemm_tm(p.tm_project, Ds, lde, B, p.ldo, qv, oq, kv,
-                   [&](int m, int q, float4 v) { P4[m * oq + q] = v; });
-    }
+    // Every partial goes straight to its owner's shared memory, slot [rank][e - owner*per]:
+    // posted remote stores, one cluster barrier, then only local loads.
+    __cluster_barrier_wait();
+    tile_gemm_tm(p.tm_project, Ds, lde, B, p.ldo, qv, oq, kv, [&](int m, int q, float4 v) {
+      const int e = m * oq + q, owner = e / per;
+      cluster.map_shared_rank(P4, owner)[rank * per + (e - owner * per)] = v;
+    });
   }
   if (trigger) pdl_launch_dependents();
-  cluster.sync();  // push: every peer's stores are visible; pull: every partial is complete
+  cluster.sync();  // every peer's stores are visible
   const int end = min(per, total - rank * per);
   for (int i = tid; i < end; i += T) {
     const int e = rank * per + i;
-    float4 v;
-    if (p.push) {
-      v = P4[i];
-      for (int s = 1; s < slices; ++s) v = add4(v, P4[s * per + i]);
-    } else {
-      // Peers' loads issued 8 at a time before the adds (one DSMEM round trip per 8).
-      for (int s0 = 0; s0 < slices; s0 += 8) {
-        float4 part[8];
-#pragma unroll
-        for (int s = 0; s < 8; ++s)
-          if (s0 + s < slices) part[s] = cluster.map_shared_rank(P4, s0 + s)[e];
-#pragma unroll
-        for (int s = 0; s < 8; ++s)
-          if (s0 + s < slices) v = s0 + s == 0 ? part[0] : add4(v, part[s]);
-      }
-    }
+    float4 v = P4[i];
+    for (int s = 1; s < slices; ++s) v = add4(v, P4[s * per + i]);
     const int q = e / oq, o = (e % oq) * 4;
     v = add4(v, __ldg(reinterpret_cast<const float4*>(p.a.project_b + o)));
     const int oh = oh0 + q / p.ow, ow = q % p.ow;
@@ -348,15 +330,10 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, float* smem, bool 
       }
     }
   }
-  // Pull: no block may leave while a peer may still read its shared memory. Push: every
-  // remote store happened before the barrier above, so blocks leave when done.
-  if (!p.push) cluster.sync();
+  // Every remote store happened before the barrier above, so blocks leave when done.
 }
 
-// kMinBlocks 2 caps the registers at 64 so that the next kernel's blocks (PDL) or a second
-// block can share an SM when shared memory allows.
-template <int kMinBlocks>
-__global__ void __launch_bounds__(kIrBlockThreads, kMinBlocks) ir_block_kernel(const IrParams p) {
+__global__ void __launch_bounds__(kIrBlockThreads, 1) ir_block_kernel(const IrParams p) {
   extern __shared__ __align__(16) float smem[];
   ir_stage_weights(p, smem);
   pdl_wait();
@@ -477,8 +454,7 @@ std::string IrBlockPlan::str(int batch) const {
   std::ostringstream s;
   if (!ok) return "ir_block<none: " + reason + ">";
   s << "ir_block<rows " << rows << ", " << slices << " x " << slice_ch << " ch, tm " << tm_expand
-    << "/" << tm_project << ", wp " << (stage_project ? "smem" : "L2") << ", " << (push ? "push" : "pull")
-    << (occupancy == 2 ? ", 64 regs" : "") << "> ["
+    << "/" << tm_project << ", wp " << (stage_project ? "smem" : "L2") << "> ["
     << int64_t(bands) * batch * slices << " blocks, " << smem_bytes << " B]";
   return s.str();
 }
@@ -536,8 +512,6 @@ IrBlockPlan plan_ir_block(const IrBlockShape& s, int sm_count, size_t smem_limit
   if (best_rows == 0) return refuse("one output row does not fit in shared memory");
   p.rows = best_rows;
   p.stage_project = best_stage;
-  p.push = force.reduce != 1;
-  p.occupancy = force.occupancy == 2 ? 2 : 1;
   p.in_rows = (p.rows - 1) * s.stride + 3;
   p.bands = (s.oh + p.rows - 1) / p.rows;
   if (int64_t(p.bands) * s.n > 0x7fffffff) return refuse("grid too large");
@@ -554,11 +528,9 @@ bool ir_block_auto_fuses(const IrBlockShape& s) {
 }
 
 void configure_ir_block(size_t smem_bytes) {
-  for (auto kernel : {ir_block_kernel<1>, ir_block_kernel<2>}) {
-    MBV2_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                         int(std::max<size_t>(smem_bytes, 48 * 1024))));
-    MBV2_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
-  }
+  MBV2_CUDA_CHECK(cudaFuncSetAttribute(ir_block_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                       int(std::max<size_t>(smem_bytes, 48 * 1024))));
+  MBV2_CUDA_CHECK(cudaFuncSetAttribute(ir_block_kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
 }
 
 int ir_block_max_active_clusters(const IrBlockPlan& plan) {
@@ -575,7 +547,7 @@ int ir_block_max_active_clusters(const IrBlockPlan& plan) {
   config.numAttrs = 1;
   int clusters = 0;
   MBV2_CUDA_CHECK(cudaOccupancyMaxActiveClusters(
-      &clusters, plan.occupancy == 2 ? ir_block_kernel<2> : ir_block_kernel<1>, &config));
+      &clusters, ir_block_kernel, &config));
   return clusters;
 }
 
@@ -598,7 +570,6 @@ IrParams make_params(const IrBlockShape& s, const IrBlockPlan& plan, const IrBlo
   p.tm_expand = plan.tm_expand, p.tm_project = plan.tm_project;
   p.cin4 = padded4(s.cin), p.ldh = padded4(s.ch), p.ldo = padded4(s.cout);
   p.stage_project = plan.stage_project;
-  p.push = plan.push ? 1 : 0;
   p.expand_relu6 = s.expand_relu6, p.dw_relu6 = s.dw_relu6, p.project_relu6 = s.project_relu6;
   p.vec_out = s.cout % 4 == 0 && aligned16(a.out) && (!p.a.residual || aligned16(p.a.residual));
   p.blocks_x = plan.bands * s.n;
@@ -614,7 +585,7 @@ void launch_ir_block(const IrBlockShape& s, const IrBlockPlan& plan, const IrBlo
                      cudaStream_t stream, bool pdl) {
   const IrParams p = make_params(s, plan, a);
   const dim3 grid(unsigned(plan.bands * s.n), 1u, unsigned(plan.slices));
-  launch_kernel_cluster(plan.occupancy == 2 ? ir_block_kernel<2> : ir_block_kernel<1>, grid, dim3(kIrBlockThreads), plan.smem_bytes, stream, pdl,
+  launch_kernel_cluster(ir_block_kernel, grid, dim3(kIrBlockThreads), plan.smem_bytes, stream, pdl,
                         unsigned(plan.slices), p);
 }
 
@@ -642,8 +613,6 @@ IrChainPlan plan_ir_chain(const IrBlockShape* shapes, const IrBlockPlan* plans, 
     const IrBlockPlan& p = plans[i];
     if (!p.ok) return refuse("block " + std::to_string(i) + " has no plan");
     if (p.slices != plans[0].slices) return refuse("cluster sizes differ");
-    if (!p.push) return refuse("pull reduction (a chain needs push)");
-    if (p.occupancy != 1) return refuse("64-register build");
     if (i > 0 && shapes[i].n != shapes[0].n) return refuse("batch differs");
     c.blocks_x = std::max(c.blocks_x, p.bands * shapes[i].n);
     c.smem_bytes = std::max(c.smem_bytes, p.smem_bytes);

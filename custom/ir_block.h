@@ -36,10 +36,8 @@ struct IrBlockPlan {
   int tm_expand = 4;       ///< pixels per thread tile in the expand GEMM (1, 2 or 4)
   int tm_project = 4;      ///< pixels per thread tile in the projection GEMM
   bool stage_project = true;  ///< projection weights staged in shared memory (else read from L2)
-  bool push = true;        ///< partials stored into their owner's shared memory (else read from peers)
-  int occupancy = 1;       ///< 2: the kernel built for 2 blocks per SM (64 registers)
   size_t smem_bytes = 0;
-  /// "ir_block<rows 1, 8 x 72 ch, tm 4/4, wp smem, push> [112 blocks, 61440 B]" (batch applied by caller)
+  /// "ir_block<rows 1, 8 x 72 ch, tm 4/4, wp smem> [112 blocks, 61440 B]" (batch applied by caller)
   std::string str(int batch) const;
 };
 
@@ -53,8 +51,6 @@ struct IrBlockForce {
   int rows = 0;        ///< output rows per band, clamped to the output height and to what fits
   int tm_expand = 0;   ///< 1, 2 or 4
   int tm_project = 0;  ///< 1, 2 or 4
-  int reduce = 0;      ///< 1: pull (owners read peers' partials), 2: push (peers store into owners)
-  int occupancy = 0;   ///< 2: registers capped for 2 blocks per SM
 };
 
 /// Plans the block for a device of `sm_count` SMs and `smem_limit` bytes of opt-in shared
@@ -112,8 +108,8 @@ struct IrChainPlan {
   std::string str() const;
 };
 
-/// Plans a chain of `count` consecutive block plans: every plan ok, one cluster size, push
-/// reduction, the 128-register build, and no more clusters than the device holds at once
+/// Plans a chain of `count` consecutive block plans: every plan ok, one cluster size, and no
+/// more clusters than the device holds at once
 /// (`max_active_clusters`, from ir_chain_max_active_clusters()); !ok with the reason otherwise.
 IrChainPlan plan_ir_chain(const IrBlockShape* shapes, const IrBlockPlan* plans, int count,
                           int max_active_clusters);

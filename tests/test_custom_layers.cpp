@@ -187,15 +187,9 @@ TEST(CustomBackendApi, OptionsFromEnvironmentRejectBadValues) {
   ::setenv("MBV2_CUSTOM_BLOCK_ROWS", "x", 1);
   EXPECT_THROW(CustomOptions::from_env(), InputError);
   ::setenv("MBV2_CUSTOM_BLOCK_ROWS", "3", 1);
-  ::setenv("MBV2_CUSTOM_BLOCK_REDUCE", "sideways", 1);
-  EXPECT_THROW(CustomOptions::from_env(), InputError);
-  ::setenv("MBV2_CUSTOM_BLOCK_REDUCE", "pull", 1);
   ::setenv("MBV2_CUSTOM_STEM_FUSION", "2", 1);
   EXPECT_THROW(CustomOptions::from_env(), InputError);
   ::setenv("MBV2_CUSTOM_STEM_FUSION", "1", 1);
-  ::setenv("MBV2_CUSTOM_BLOCK_OCC", "3", 1);
-  EXPECT_THROW(CustomOptions::from_env(), InputError);
-  ::setenv("MBV2_CUSTOM_BLOCK_OCC", "2", 1);
   for (const char* bad : {"yes", "17", "-1"}) {
     ::setenv("MBV2_CUSTOM_BLOCK_CHAIN", bad, 1);
     EXPECT_THROW(CustomOptions::from_env(), InputError) << bad;
@@ -208,9 +202,7 @@ TEST(CustomBackendApi, OptionsFromEnvironmentRejectBadValues) {
   EXPECT_EQ(o.block_chain, 5);
   EXPECT_TRUE(o.pool_fusion);
   EXPECT_NE(o.str().find("block_chain=5"), std::string::npos) << o.str();
-  EXPECT_EQ(o.block_occupancy, 2);
   EXPECT_TRUE(o.stem_fusion);
-  EXPECT_EQ(o.block_reduce, 1);
   EXPECT_EQ(o.block_slices, 16);
   EXPECT_EQ(o.block_rows, 3);
   EXPECT_EQ(o.block_tm_expand, 1);
@@ -229,9 +221,7 @@ TEST(CustomBackendApi, OptionsFromEnvironmentRejectBadValues) {
   ::unsetenv("MBV2_CUSTOM_BLOCK_SLICES");
   ::unsetenv("MBV2_CUSTOM_BLOCK_TM");
   ::unsetenv("MBV2_CUSTOM_BLOCK_ROWS");
-  ::unsetenv("MBV2_CUSTOM_BLOCK_REDUCE");
   ::unsetenv("MBV2_CUSTOM_STEM_FUSION");
-  ::unsetenv("MBV2_CUSTOM_BLOCK_OCC");
   ::unsetenv("MBV2_CUSTOM_BLOCK_CHAIN");
   ::unsetenv("MBV2_CUSTOM_POOL_FUSION");
   const CustomOptions d = CustomOptions::from_env();
@@ -395,19 +385,16 @@ TEST(CustomIrChainPlan, ChainsTheDefaultBlocksAndRefusesWhatItCannotRun) {
     EXPECT_FALSE(full.ok);
     EXPECT_NE(full.reason.find("holds"), std::string::npos) << full.reason;
   }
-  // Mixed cluster sizes, one block, a pull reduction, the 64-register build, a refused plan.
+  // Mixed cluster sizes, no block, a refused plan, too many blocks.
   const size_t seam = runs[0].second;  // last 8-block plan, followed by a 16-block one
   EXPECT_NE(custom::plan_ir_chain(&shapes[seam], &plans[seam], 2, 100).reason.find("cluster sizes"),
             std::string::npos);
   EXPECT_FALSE(custom::plan_ir_chain(&shapes[0], &plans[0], 0, 100).ok);
   EXPECT_TRUE(custom::plan_ir_chain(&shapes[0], &plans[0], 1, 100).ok);  // one block, no barrier
   std::vector<custom::IrBlockPlan> odd(plans.begin(), plans.begin() + 2);
-  odd[1].push = false;
-  EXPECT_NE(custom::plan_ir_chain(shapes.data(), odd.data(), 2, 100).reason.find("pull"), std::string::npos);
-  odd[1].push = true, odd[1].occupancy = 2;
-  EXPECT_FALSE(custom::plan_ir_chain(shapes.data(), odd.data(), 2, 100).ok);
-  odd[1].occupancy = 1, odd[1].ok = false;
-  EXPECT_FALSE(custom::plan_ir_chain(shapes.data(), odd.data(), 2, 100).ok);
+  ASSERT_TRUE(custom::plan_ir_chain(shapes.data(), odd.data(), 2, 100).ok);
+  odd[1].ok = false;
+  EXPECT_NE(custom::plan_ir_chain(shapes.data(), odd.data(), 2, 100).reason.find("no plan"), std::string::npos);
   std::vector<custom::IrBlockShape> many(custom::kIrChainMaxBlocks + 1, shapes[0]);
   std::vector<custom::IrBlockPlan> many_plans(many.size(), plans[0]);
   EXPECT_FALSE(custom::plan_ir_chain(many.data(), many_plans.data(), int(many.size()), 100).ok);
