@@ -10,9 +10,6 @@
 //       (MBV2_CUSTOM_PDL=1). Everything is planned and allocated in prepare().
 //   v2  forward(): whole inverted-residual blocks (expand + depthwise + project) as one
 //       cluster kernel (ir_block.cu) at small batch (MBV2_CUSTOM_BLOCK_FUSION, default auto).
-//   v3  forward(): consecutive fused blocks of one cluster size chained in one persistent
-//       kernel with grid barriers (MBV2_CUSTOM_BLOCK_CHAIN=N, default off: measured slower):
-//       steps stay the unit of planning and buffer reuse, launches group them.
 #include "custom/custom_backend.h"
 
 #include <algorithm>
@@ -52,15 +49,6 @@ struct Step {
   custom::IrBlockPlan block_plan;  // kIrBlock
   custom::StemBlockShape stem;     // kStemBlock
   custom::StemBlockPlan stem_plan;  // kStemBlock
-};
-
-// One kernel launch of forward(): a single step, or steps [first, last] of kIrBlock chained.
-struct Launch {
-  size_t first = 0, last = 0;
-  custom::IrChainPlan chain;  // ok: a chain
-  std::vector<custom::IrBlockShape> shapes;  // chain: each block's shape and plan
-  std::vector<custom::IrBlockPlan> plans;
-  int barrier = -1;           // the chain's pair of barrier words in chain_barriers_
 };
 
 class CustomBackend final : public Backend {
@@ -112,10 +100,6 @@ class CustomBackend final : public Backend {
       }
     }
     if (ws) workspace_.allocate(ws);
-    if (chains_) {
-      chain_barriers_.allocate(2 * size_t(chains_));
-      MBV2_CUDA_CHECK(cudaMemset(chain_barriers_.get(), 0, chain_barriers_.bytes()));
-    }
     if (counters) {
       counters_.allocate(size_t(counters));
       MBV2_CUDA_CHECK(cudaMemset(counters_.get(), 0, counters_.bytes()));
@@ -140,14 +124,8 @@ class CustomBackend final : public Backend {
     if (!prepared_) throw InputError("custom: forward() before prepare()");
     if (!forward_support_.supported) throw NotSupportedError("custom forward: " + forward_support_.reason);
     if (!input || !logits) throw InputError("custom: forward() with a null input or logits pointer");
-    for (size_t k = 0; k < launches_.size(); ++k) {
-      const Launch& l = launches_[k];
-      const bool pdl = options_.pdl && k > 0;
-      if (l.chain.ok)
-        run_chain(l, input, logits, stream, pdl);
-      else
-        run_step(steps_[l.first], input, logits, stream, pdl);
-    }
+    for (size_t s = 0; s < steps_.size(); ++s)
+      run_step(steps_[s], input, logits, stream, options_.pdl && s > 0);
   }
 
   LayerDescription describe(int i) const override {
@@ -172,9 +150,6 @@ class CustomBackend final : public Backend {
     prepared_ = false;
     layers_.clear();
     steps_.clear();
-    launches_.clear();
-    chains_ = 0;
-    chain_barriers_.reset();
     buffers_.clear();
     value_buffer_.clear();
     workspace_.reset();
@@ -270,12 +245,12 @@ class CustomBackend final : public Backend {
           continue;
         }
       }
-      if ((options_.fusion || options_.pool_fusion) && i + 1 < n) {
+      if (options_.fusion && i + 1 < n) {
         const Layer& d = L[size_t(i)];
         const Layer& p = L[size_t(i) + 1];
         const LayerKernel& ds = layers_[size_t(i)];
         const LayerKernel& ps = layers_[size_t(i) + 1];
-        if (options_.fusion && ds.op == LayerOp::kDepthwise && d.kernel == 3 && !d.has_residual() && d.in_c % 4 == 0 &&
+        if (ds.op == LayerOp::kDepthwise && d.kernel == 3 && !d.has_residual() && d.in_c % 4 == 0 &&
             ps.op == LayerOp::kPointwise && p.input_from == i && readers[size_t(i)] == 1 &&
             d.input_from >= 0) {
           GemmPlanRequest r = custom::gemm_request(plan_context(), int64_t(b) * p.out_h * p.out_w, p.out_c, p.in_c,
@@ -315,12 +290,10 @@ class CustomBackend final : public Backend {
       ++i;
     }
     assign_buffers();
-    group_launches();
     std::ostringstream s;
-    s << launches_.size() << " launches";
+    s << steps_.size() << " launches";
     if (fused_stem) s << ", stem + first block fused";
     if (fused_blocks) s << ", " << fused_blocks << " inverted-residual blocks fused";
-    if (chains_) s << " (" << chains_ << (chains_ == 1 ? " chain" : " chains") << ")";
     if (fused_dw) s << ", " << fused_dw << " depthwise+project fused";
     if (fused_pc) s << ", pool+classifier fused";
     s << ", " << buffers_.size() << " activation buffers; " << options_.str();
@@ -332,12 +305,6 @@ class CustomBackend final : public Backend {
       for (const Step& st : steps_)
         if (st.kind == StepKind::kIrBlock)
           s << " " << st.first << "-" << st.last << "=" << st.block_plan.str(b);
-    }
-    if (chains_) {
-      s << "; chains:";
-      for (const Launch& l : launches_)
-        if (l.chain.ok)
-          s << " " << steps_[l.first].first << "-" << steps_[l.last].last << "=" << l.chain.str();
     }
     if (fused_dw) {
       s << "; fused tiles:";
@@ -422,51 +389,6 @@ class CustomBackend final : public Backend {
     st->block = sh;
     st->block_plan = plan;
     return true;
-  }
-
-  // Launches: each step alone, except runs of consecutive fused blocks with one cluster size,
-  // which become one chain kernel when the device holds the whole grid at once.
-  void group_launches() {
-    launches_.clear();
-    chains_ = 0;
-    size_t chain_smem = 0;
-    for (size_t s = 0; s < steps_.size();) {
-      Launch l;
-      l.first = l.last = s;
-      if (options_.block_chain > 0 && steps_[s].kind == StepKind::kIrBlock) {
-        size_t e = s;
-        while (e + 1 < steps_.size() && e + 1 - s < size_t(options_.block_chain) &&
-               steps_[e + 1].kind == StepKind::kIrBlock &&
-               steps_[e + 1].block_plan.slices == steps_[s].block_plan.slices)
-          ++e;
-        {
-          std::vector<custom::IrBlockShape> shapes;
-          std::vector<custom::IrBlockPlan> plans;
-          size_t smem = 0;
-          for (size_t k = s; k <= e; ++k) {
-            shapes.push_back(steps_[k].block);
-            plans.push_back(steps_[k].block_plan);
-            smem = std::max(smem, steps_[k].block_plan.smem_bytes);
-          }
-          const int capacity = custom::ir_chain_max_active_clusters(plans[0].slices, smem);
-          const custom::IrChainPlan chain =
-              custom::plan_ir_chain(shapes.data(), plans.data(), int(shapes.size()), capacity);
-          if (chain.ok) {
-            chain_smem = std::max(chain_smem, chain.smem_bytes);
-            l.last = e;
-            l.chain = chain;
-            l.shapes = std::move(shapes);
-            l.plans = std::move(plans);
-            l.barrier = chains_++;
-          }
-        }
-      }
-      launches_.push_back(l);
-      s = l.last + 1;
-    }
-    // The kernel's shared-memory limit must cover the largest chain (the capacity queries
-    // above each set it to their own chain's size).
-    if (chains_) custom::configure_ir_chain(chain_smem);
   }
 
   // Greedy liveness-based buffer reuse: a step's output takes the first buffer whose
@@ -570,13 +492,6 @@ class CustomBackend final : public Backend {
     return a;
   }
 
-  void run_chain(const Launch& l, const float* input, float* logits, cudaStream_t stream, bool pdl) {
-    custom::IrBlockArgs args[custom::kIrChainMaxBlocks];
-    for (size_t k = l.first; k <= l.last; ++k) args[k - l.first] = ir_args(steps_[k], input, logits);
-    custom::launch_ir_chain(l.chain, l.shapes.data(), l.plans.data(), args,
-                            chain_barriers_.get() + 2 * l.barrier, stream, pdl);
-  }
-
   void run_op(int i, const float* in, const float* res, float* out, cudaStream_t stream, bool pdl) {
     custom::launch_layer(spec_.layers[size_t(i)], layers_[size_t(i)], config_.batch, in, res, out,
                          {workspace_.get(), counters_.get()}, stream, pdl);
@@ -591,9 +506,6 @@ class CustomBackend final : public Backend {
   int smem_optin_ = 48 * 1024;
   std::vector<LayerKernel> layers_;
   std::vector<Step> steps_;
-  std::vector<Launch> launches_;
-  int chains_ = 0;
-  DeviceBuffer<unsigned> chain_barriers_;
   std::vector<DeviceBuffer<float>> buffers_;
   std::vector<int> value_buffer_;
   DeviceBuffer<float> workspace_;

@@ -43,7 +43,6 @@ CustomOptions CustomOptions::from_env() {
   o.fusion = env_flag("MBV2_CUSTOM_FUSION", o.fusion);
   o.pdl = env_flag("MBV2_CUSTOM_PDL", o.pdl);
   o.stem_fusion = env_flag("MBV2_CUSTOM_STEM_FUSION", o.stem_fusion);
-  o.pool_fusion = env_flag("MBV2_CUSTOM_POOL_FUSION", o.pool_fusion);
   if (const char* v = env("MBV2_CUSTOM_BLOCK_FUSION")) {
     const std::string s(v);
     if (s == "auto")
@@ -75,7 +74,7 @@ CustomOptions CustomOptions::from_env() {
     throw InputError("MBV2_CUSTOM_BLOCK_SLICES='1': expected 0 or 2..16");
   o.pw_splitk = env_int("MBV2_CUSTOM_PW_SPLITK", 0, 64, o.pw_splitk);
   o.block_rows = env_int("MBV2_CUSTOM_BLOCK_ROWS", 0, 4096, o.block_rows);
-  o.block_chain = env_int("MBV2_CUSTOM_BLOCK_CHAIN", 0, 16, o.block_chain);
+
   if (const char* v = env("MBV2_CUSTOM_BLOCK_TM")) {
     const std::string s(v);
     auto tm = [](char c) { return c == '0' || c == '1' || c == '2' || c == '4'; };
@@ -93,8 +92,6 @@ std::string CustomOptions::str() const {
     << " block_slices=" << (block_slices ? std::to_string(block_slices) : std::string("auto"));
   if (block_rows) s << " block_rows=" << block_rows;
   if (block_tm_expand || block_tm_project) s << " block_tm=" << block_tm_expand << "," << block_tm_project;
-  if (block_chain) s << " block_chain=" << block_chain;
-  if (pool_fusion) s << " pool_fusion=1";
   s << " stem_fusion=" << (stem_fusion ? 1 : 0);
   s << " pdl=" << (pdl ? 1 : 0)
     << " pw_kernel=" << (pw_kernel ? "v" + std::to_string(pw_kernel) : std::string("auto"))

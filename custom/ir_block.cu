@@ -27,11 +27,9 @@
 //   v2.1 push reduction: peers store their partials into the owner's shared memory after an
 //       early cluster-barrier arrive; one cluster barrier, local loads (H200 b1: 174.5 vs
 //       181 µs with the pull). Pull and a 64-register build (210 µs) removed after measuring.
-//   v3  chains: consecutive blocks of one cluster size in one persistent kernel
-//       (ir_chain_kernel), a self-resetting grid barrier between blocks instead of a kernel
-//       boundary; each block's weights are staged before the barrier. Needs the whole grid
-//       resident (checked with the occupancy API when planning). Activation loads are
-//       L2-coherent (cp.async.cg, __ldcg): in a chain they were written by the same kernel.
+//   Tried and reverted (commit 5263da6 has the code): chains of consecutive blocks in one
+//       persistent kernel with a grid barrier between blocks. H200 batch 1: 180 vs 171 µs
+//       (one kernel per block with PDL is cheaper than the barrier; custom/NOTES.md).
 #include "custom/ir_block.h"
 
 #include <cooperative_groups.h>
@@ -84,17 +82,9 @@ struct IrParams {
   int rows, in_rows, bands, slice_ch, tm_expand, tm_project;
   int cin4, ldh, ldo;
   int stage_project, expand_relu6, dw_relu6, project_relu6, vec_out;
-  int blocks_x;  ///< bands * batch: grid.x of this block (a chain's grid may be wider)
   IrSmem sm;
 };
 
-// A run of consecutive blocks in one persistent kernel (see ir_chain_kernel).
-struct IrChainParams {
-  IrParams blk[kIrChainMaxBlocks];
-  int count;
-  unsigned* barrier;  ///< [0] arrivals, [1] generation; self-resetting, zero before first use
-  unsigned long long timeout_ns;
-};
 
 __device__ __forceinline__ float4 f4(const float* p) { return *reinterpret_cast<const float4*>(p); }
 __device__ __forceinline__ void st4(float* p, float4 v) { *reinterpret_cast<float4*>(p) = v; }
@@ -163,8 +153,7 @@ __device__ __forceinline__ void tile_gemm_tm(int tm, const float* A, int lda, co
     tile_gemm<1>(A, lda, B, ldb, M, NQ, K, epi);
 }
 
-// (1) The slice's weights: constant, so fetched before waiting for the previous kernel (or,
-// in a chain, for the grid barrier). Columns past padded4(Ch) and rows past Cin / Ch are
+// (1) The slice's weights: constant, so fetched before waiting for the previous kernel. Columns past padded4(Ch) and rows past Cin / Ch are
 // zero-filled: zero weights make the padded hidden channels exactly 0 all the way through.
 __device__ __forceinline__ void ir_stage_weights(const IrParams& p, float* smem) {
   constexpr int T = kIrBlockThreads;
@@ -197,13 +186,12 @@ __device__ __forceinline__ void ir_stage_weights(const IrParams& p, float* smem)
   }
   cp_async_commit();
   // Push reduction: peers store into this block's shared memory in step 5, which is legal only
-  // once every block of the cluster runs (and, in a chain, is done with the previous block);
-  // arrive now, wait just before the first remote store.
+  // once every block of the cluster runs; arrive now, wait just before the first remote store.
   __cluster_barrier_arrive_relaxed();
 }
 
-// (2)-(6): everything after the wait. `trigger` lets the next kernel launch (PDL).
-__device__ __forceinline__ void ir_compute(const IrParams& p, float* smem, bool trigger) {
+// (2)-(6): everything after the wait.
+__device__ __forceinline__ void ir_compute(const IrParams& p, float* smem) {
   namespace cg = cooperative_groups;
   constexpr int T = kIrBlockThreads;
   const int tid = threadIdx.x;
@@ -238,7 +226,7 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, float* smem, bool 
   } else {
     for (int f = tid; f < npix * p.cin4; f += T) {
       const int pix = f / p.cin4, k = f % p.cin4;
-      xs_band[pix * ldx + k] = k < p.cin ? __ldcg(x_band + size_t(pix) * p.cin + k) : 0.0f;
+      xs_band[pix * ldx + k] = k < p.cin ? x_band[size_t(pix) * p.cin + k] : 0.0f;
     }
   }
   cp_async_commit();
@@ -305,7 +293,7 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, float* smem, bool 
       cluster.map_shared_rank(P4, owner)[rank * per + (e - owner * per)] = v;
     });
   }
-  if (trigger) pdl_launch_dependents();
+  pdl_launch_dependents();
   cluster.sync();  // every peer's stores are visible
   const int end = min(per, total - rank * per);
   for (int i = tid; i < end; i += T) {
@@ -317,15 +305,13 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, float* smem, bool 
     const int oh = oh0 + q / p.ow, ow = q % p.ow;
     const size_t base = ((size_t(img) * p.oh + oh) * p.ow + ow) * p.cout + o;
     if (p.vec_out) {
-      // Not __ldg: in a chain the residual was written by this very kernel (the
-      // non-coherent path is only for data that is read-only for the kernel's lifetime).
-      if (p.a.residual) v = add4(v, __ldcg(reinterpret_cast<const float4*>(p.a.residual + base)));
+      if (p.a.residual) v = add4(v, __ldg(reinterpret_cast<const float4*>(p.a.residual + base)));
       st4(p.a.out + base, p.project_relu6 ? relu6_4(v) : v);
     } else {
       const float vals[4] = {v.x, v.y, v.z, v.w};
       for (int j = 0; j < 4 && o + j < p.cout; ++j) {
         float y = vals[j];
-        if (p.a.residual) y += __ldcg(p.a.residual + base + j);
+        if (p.a.residual) y += p.a.residual[base + j];
         p.a.out[base + j] = p.project_relu6 ? relu6(y) : y;
       }
     }
@@ -337,88 +323,7 @@ __global__ void __launch_bounds__(kIrBlockThreads, 1) ir_block_kernel(const IrPa
   extern __shared__ __align__(16) float smem[];
   ir_stage_weights(p, smem);
   pdl_wait();
-  ir_compute(p, smem, true);
-}
-
-__device__ __forceinline__ unsigned long long global_timer_ns() {
-  unsigned long long t;
-  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
-  return t;
-}
-
-__device__ __forceinline__ unsigned ld_acquire_gpu(const unsigned* p) {
-  unsigned v;
-  asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(v) : "l"(p) : "memory");
-  return v;
-}
-__device__ __forceinline__ unsigned ld_relaxed_gpu(const unsigned* p) {
-  unsigned v;
-  asm volatile("ld.relaxed.gpu.global.u32 %0, [%1];" : "=r"(v) : "l"(p) : "memory");
-  return v;
-}
-__device__ __forceinline__ unsigned atom_add_acq_rel_gpu(unsigned* p, unsigned v) {
-  unsigned old;
-  asm volatile("atom.acq_rel.gpu.global.add.u32 %0, [%1], %2;" : "=r"(old) : "l"(p), "r"(v) : "memory");
-  return old;
-}
-__device__ __forceinline__ void st_relaxed_gpu(unsigned* p, unsigned v) {
-  asm volatile("st.relaxed.gpu.global.u32 [%0], %1;" ::"l"(p), "r"(v) : "memory");
-}
-__device__ __forceinline__ void st_release_gpu(unsigned* p, unsigned v) {
-  asm volatile("st.release.gpu.global.u32 [%0], %1;" ::"l"(p), "r"(v) : "memory");
-}
-
-// Grid barrier, split in two so that the next block's weights load while it waits. Every
-// block of the grid is resident (the planner checked), so nobody waits for a block that
-// cannot start. arrive(): after the block's last store (the __syncthreads orders every
-// thread's stores before thread 0's release); the arrival is an acq_rel add, so the last one
-// to arrive has acquired every block's stores and releases them all with the generation
-// bump; it resets the count first. Returns (in thread 0) the generation to wait past.
-__device__ __forceinline__ unsigned grid_arrive(unsigned* bar, unsigned total) {
-  __syncthreads();
-  unsigned gen = 0;
-  if (threadIdx.x == 0) {
-    gen = ld_relaxed_gpu(bar + 1);  // cannot move before this block has arrived
-    if (atom_add_acq_rel_gpu(bar, 1u) == total - 1) {
-      st_relaxed_gpu(bar, 0u);
-      st_release_gpu(bar + 1, gen + 1);
-    }
-  }
-  return gen;
-}
-
-// wait(): thread 0 spins (acquire) until the generation moves, then releases the block. A
-// barrier that never opens (a block that could not be resident after all) ends the kernel
-// with a trap after `timeout_ns` instead of hanging the device.
-__device__ __forceinline__ void grid_wait(const unsigned* bar, unsigned gen, unsigned long long timeout_ns) {
-  if (threadIdx.x == 0) {
-    const unsigned long long start = global_timer_ns();
-    while (ld_acquire_gpu(bar + 1) == gen) {
-      if (global_timer_ns() - start > timeout_ns) __trap();
-    }
-  }
-  __syncthreads();
-}
-
-// A chain: consecutive blocks of one cluster size in one persistent kernel, a grid barrier
-// between them instead of a kernel boundary. Each block's weights are staged while the grid
-// waits for the previous block's last band. Blocks with fewer bands than the chain's grid
-// leave the extra clusters idle (whole clusters, so cluster barriers stay matched).
-__global__ void __launch_bounds__(kIrBlockThreads, 1) ir_chain_kernel(const __grid_constant__ IrChainParams c) {
-  extern __shared__ __align__(16) float smem[];
-  const unsigned total = gridDim.x * gridDim.y * gridDim.z;
-  unsigned gen = 0;
-  for (int i = 0; i < c.count; ++i) {
-    const IrParams& p = c.blk[i];
-    const bool active = int(blockIdx.x) < p.blocks_x;
-    if (active) ir_stage_weights(p, smem);
-    if (i == 0)
-      pdl_wait();
-    else
-      grid_wait(c.barrier, gen, c.timeout_ns);
-    if (active) ir_compute(p, smem, i + 1 == c.count);
-    if (i + 1 < c.count) gen = grid_arrive(c.barrier, total);  // also frees this block's smem
-  }
+  ir_compute(p, smem);
 }
 
 // Rows per thread tile. A step of 4 k costs each thread 4 B + tm A float4 shared loads and
@@ -572,7 +477,6 @@ IrParams make_params(const IrBlockShape& s, const IrBlockPlan& plan, const IrBlo
   p.stage_project = plan.stage_project;
   p.expand_relu6 = s.expand_relu6, p.dw_relu6 = s.dw_relu6, p.project_relu6 = s.project_relu6;
   p.vec_out = s.cout % 4 == 0 && aligned16(a.out) && (!p.a.residual || aligned16(p.a.residual));
-  p.blocks_x = plan.bands * s.n;
   p.sm = layout_of(s, plan);
   if (size_t(p.sm.total) * sizeof(float) != plan.smem_bytes)
     throw std::logic_error("ir_block: plan does not match the shape");
@@ -587,87 +491,6 @@ void launch_ir_block(const IrBlockShape& s, const IrBlockPlan& plan, const IrBlo
   const dim3 grid(unsigned(plan.bands * s.n), 1u, unsigned(plan.slices));
   launch_kernel_cluster(ir_block_kernel, grid, dim3(kIrBlockThreads), plan.smem_bytes, stream, pdl,
                         unsigned(plan.slices), p);
-}
-
-// ---- chains ---------------------------------------------------------------------------
-
-std::string IrChainPlan::str() const {
-  if (!ok) return "ir_chain<none: " + reason + ">";
-  std::ostringstream s;
-  s << "ir_chain<" << count << " blocks, " << slices << "-block clusters, grid barrier> ["
-    << int64_t(blocks_x) * slices << " blocks, " << smem_bytes << " B]";
-  return s.str();
-}
-
-IrChainPlan plan_ir_chain(const IrBlockShape* shapes, const IrBlockPlan* plans, int count,
-                          int max_active_clusters) {
-  IrChainPlan c;
-  auto refuse = [&](const std::string& why) {
-    c = IrChainPlan();
-    c.reason = why;
-    return c;
-  };
-  if (count < 1) return refuse("no blocks");
-  if (count > kIrChainMaxBlocks) return refuse("more than " + std::to_string(kIrChainMaxBlocks) + " blocks");
-  for (int i = 0; i < count; ++i) {
-    const IrBlockPlan& p = plans[i];
-    if (!p.ok) return refuse("block " + std::to_string(i) + " has no plan");
-    if (p.slices != plans[0].slices) return refuse("cluster sizes differ");
-    if (i > 0 && shapes[i].n != shapes[0].n) return refuse("batch differs");
-    c.blocks_x = std::max(c.blocks_x, p.bands * shapes[i].n);
-    c.smem_bytes = std::max(c.smem_bytes, p.smem_bytes);
-  }
-  // Every block of the grid must be resident at once, or the grid barrier never opens.
-  if (c.blocks_x > max_active_clusters)
-    return refuse(std::to_string(c.blocks_x) + " clusters, the device holds " +
-                  std::to_string(max_active_clusters) + " at once");
-  c.slices = plans[0].slices;
-  c.count = count;
-  c.ok = true;
-  return c;
-}
-
-void configure_ir_chain(size_t smem_bytes) {
-  MBV2_CUDA_CHECK(cudaFuncSetAttribute(ir_chain_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                       int(std::max<size_t>(smem_bytes, 48 * 1024))));
-  MBV2_CUDA_CHECK(cudaFuncSetAttribute(ir_chain_kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
-}
-
-int ir_chain_max_active_clusters(int slices, size_t smem_bytes) {
-  configure_ir_chain(smem_bytes);
-  cudaLaunchConfig_t config = {};
-  config.gridDim = dim3(1u, 1u, unsigned(slices));
-  config.blockDim = dim3(kIrBlockThreads);
-  config.dynamicSmemBytes = smem_bytes;
-  cudaLaunchAttribute attribute;
-  attribute.id = cudaLaunchAttributeClusterDimension;
-  attribute.val.clusterDim.x = 1;
-  attribute.val.clusterDim.y = 1;
-  attribute.val.clusterDim.z = unsigned(slices);
-  config.attrs = &attribute;
-  config.numAttrs = 1;
-  int clusters = 0;
-  MBV2_CUDA_CHECK(cudaOccupancyMaxActiveClusters(&clusters, ir_chain_kernel, &config));
-  return clusters;
-}
-
-void launch_ir_chain(const IrChainPlan& chain, const IrBlockShape* shapes, const IrBlockPlan* plans,
-                     const IrBlockArgs* args, unsigned* barrier, cudaStream_t stream, bool pdl) {
-  if (!chain.ok) throw std::logic_error("ir_chain: launch of a refused plan (" + chain.reason + ")");
-  if (!barrier) throw InputError("ir_chain: null barrier");
-  IrChainParams c = {};
-  for (int i = 0; i < chain.count; ++i) {
-    if (plans[i].slices != chain.slices || plans[i].bands * shapes[i].n > chain.blocks_x ||
-        plans[i].smem_bytes > chain.smem_bytes)
-      throw std::logic_error("ir_chain: block plans do not match the chain plan");
-    c.blk[i] = make_params(shapes[i], plans[i], args[i]);
-  }
-  c.count = chain.count;
-  c.barrier = barrier;
-  c.timeout_ns = 10ull * 1000 * 1000 * 1000;  // 10 s: far beyond any block, even under a sanitizer
-  const dim3 grid(unsigned(chain.blocks_x), 1u, unsigned(chain.slices));
-  launch_kernel_cluster(ir_chain_kernel, grid, dim3(kIrBlockThreads), chain.smem_bytes, stream, pdl,
-                        unsigned(chain.slices), c);
 }
 
 }  // namespace mbv2::custom

@@ -87,43 +87,4 @@ struct IrBlockArgs {
 void launch_ir_block(const IrBlockShape& shape, const IrBlockPlan& plan, const IrBlockArgs& args,
                      cudaStream_t stream, bool pdl);
 
-// ---- chains: consecutive fused blocks in one persistent kernel ----------------------------
-//
-// At batch 1 every fused block is one wave of ~112 blocks for a few µs of work, so the
-// kernel boundary between two blocks (the last band of one, the launch and first loads of
-// the next) is a large share of its time. A chain runs blocks i..j of one cluster size in one
-// kernel with a grid barrier between them: every block of the grid is resident, so instead
-// of a launch the next block's weights are staged while the grid waits.
-
-constexpr int kIrChainMaxBlocks = 16;
-
-struct IrChainPlan {
-  bool ok = false;
-  std::string reason;   ///< why not, when !ok
-  int count = 0;        ///< blocks in the chain
-  int slices = 0;       ///< cluster size, shared by every block
-  int blocks_x = 0;     ///< grid.x: the most bands x batch of any block (clusters in the grid)
-  size_t smem_bytes = 0;  ///< the largest block's shared memory
-  /// "ir_chain<5 blocks, 8-block clusters, grid barrier> [112 blocks, 117616 B]"
-  std::string str() const;
-};
-
-/// Plans a chain of `count` consecutive block plans: every plan ok, one cluster size, and no
-/// more clusters than the device holds at once
-/// (`max_active_clusters`, from ir_chain_max_active_clusters()); !ok with the reason otherwise.
-IrChainPlan plan_ir_chain(const IrBlockShape* shapes, const IrBlockPlan* plans, int count,
-                          int max_active_clusters);
-
-/// Sets the chain kernel's shared-memory limit and allows clusters of more than 8 blocks.
-void configure_ir_chain(size_t smem_bytes);
-
-/// How many clusters of `slices` blocks with `smem_bytes` each the device holds at once
-/// (configures the kernel first).
-int ir_chain_max_active_clusters(int slices, size_t smem_bytes);
-
-/// Launches the chain; `barrier` is 2 zeroed unsigned ints of device memory owned by the
-/// caller for this chain (the kernel leaves them ready for the next launch).
-void launch_ir_chain(const IrChainPlan& chain, const IrBlockShape* shapes, const IrBlockPlan* plans,
-                     const IrBlockArgs* args, unsigned* barrier, cudaStream_t stream, bool pdl);
-
 }  // namespace mbv2::custom

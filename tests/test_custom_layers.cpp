@@ -7,11 +7,9 @@
 //   compute-sanitizer --tool racecheck tests/test_custom_layers --gtest_filter='CustomSanitize.*'
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <cstdlib>
 #include <memory>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "common/backend.h"
@@ -190,18 +188,7 @@ TEST(CustomBackendApi, OptionsFromEnvironmentRejectBadValues) {
   ::setenv("MBV2_CUSTOM_STEM_FUSION", "2", 1);
   EXPECT_THROW(CustomOptions::from_env(), InputError);
   ::setenv("MBV2_CUSTOM_STEM_FUSION", "1", 1);
-  for (const char* bad : {"yes", "17", "-1"}) {
-    ::setenv("MBV2_CUSTOM_BLOCK_CHAIN", bad, 1);
-    EXPECT_THROW(CustomOptions::from_env(), InputError) << bad;
-  }
-  ::setenv("MBV2_CUSTOM_BLOCK_CHAIN", "5", 1);
-  ::setenv("MBV2_CUSTOM_POOL_FUSION", "x", 1);
-  EXPECT_THROW(CustomOptions::from_env(), InputError);
-  ::setenv("MBV2_CUSTOM_POOL_FUSION", "1", 1);
   const CustomOptions o = CustomOptions::from_env();
-  EXPECT_EQ(o.block_chain, 5);
-  EXPECT_TRUE(o.pool_fusion);
-  EXPECT_NE(o.str().find("block_chain=5"), std::string::npos) << o.str();
   EXPECT_TRUE(o.stem_fusion);
   EXPECT_EQ(o.block_slices, 16);
   EXPECT_EQ(o.block_rows, 3);
@@ -222,11 +209,7 @@ TEST(CustomBackendApi, OptionsFromEnvironmentRejectBadValues) {
   ::unsetenv("MBV2_CUSTOM_BLOCK_TM");
   ::unsetenv("MBV2_CUSTOM_BLOCK_ROWS");
   ::unsetenv("MBV2_CUSTOM_STEM_FUSION");
-  ::unsetenv("MBV2_CUSTOM_BLOCK_CHAIN");
-  ::unsetenv("MBV2_CUSTOM_POOL_FUSION");
   const CustomOptions d = CustomOptions::from_env();
-  EXPECT_EQ(d.block_chain, 0);
-  EXPECT_FALSE(d.pool_fusion);
   EXPECT_EQ(d.fusion, CustomOptions().fusion);
   EXPECT_EQ(d.pdl, CustomOptions().pdl);
   EXPECT_EQ(d.block_fusion, -1);
@@ -327,78 +310,6 @@ TEST(CustomIrBlockPlan, HonoursForcedChoices) {
   ASSERT_TRUE(small.ok) << small.reason;
   EXPECT_LT(small.rows, 14);
   EXPECT_LE(small.smem_bytes, size_t(80 * 1024));
-}
-
-// The chain planner (host only): MobileNetV2's batch-1 fused blocks fall into two runs of
-// one cluster size (8 up to 192 hidden channels, 16 from 384), each one chain on a device
-// that holds its clusters; what the chain kernel cannot run is refused with a reason.
-TEST(CustomIrChainPlan, ChainsTheDefaultBlocksAndRefusesWhatItCannotRun) {
-  const ModelSpec spec = mobilenet_v2();
-  std::vector<custom::IrBlockShape> shapes;
-  std::vector<custom::IrBlockPlan> plans;
-  for (size_t i = 0; i + 2 < spec.layers.size(); ++i) {
-    const Layer& e = spec.layers[i];
-    const Layer& d = spec.layers[i + 1];
-    const Layer& p = spec.layers[i + 2];
-    if (e.role != LayerRole::kExpand) continue;
-    custom::IrBlockShape s;
-    s.n = 1, s.h = e.in_h, s.w = e.in_w, s.cin = e.in_c, s.ch = e.out_c;
-    s.oh = d.out_h, s.ow = d.out_w, s.cout = p.out_c, s.stride = d.stride, s.pad = d.pad;
-    s.residual = p.has_residual();
-    if (!custom::ir_block_auto_fuses(s)) continue;
-    shapes.push_back(s);
-    plans.push_back(custom::plan_ir_block(s, 132, 227 * 1024, custom::kIrBlockMaxSlices));
-    ASSERT_TRUE(plans.back().ok) << plans.back().reason;
-  }
-  ASSERT_EQ(shapes.size(), 15u);
-  // Runs of one cluster size, as the backend groups them.
-  std::vector<std::pair<size_t, size_t>> runs;
-  for (size_t a = 0; a < plans.size();) {
-    size_t b = a;
-    while (b + 1 < plans.size() && plans[b + 1].slices == plans[a].slices) ++b;
-    runs.push_back({a, b});
-    a = b + 1;
-  }
-  ASSERT_EQ(runs.size(), 2u);
-  EXPECT_EQ(plans[runs[0].first].slices, 8);
-  EXPECT_EQ(runs[0].second - runs[0].first + 1, 5u);   // 56x56 .. 28->14 blocks
-  EXPECT_EQ(plans[runs[1].first].slices, 16);
-  EXPECT_EQ(runs[1].second - runs[1].first + 1, 10u);  // 14x14 and 7x7 blocks
-  for (const auto& [a, b] : runs) {
-    const int count = int(b - a + 1);
-    int most_x = 0;
-    size_t most_smem = 0;
-    for (size_t k = a; k <= b; ++k) {
-      most_x = std::max(most_x, plans[k].bands * shapes[k].n);
-      most_smem = std::max(most_smem, plans[k].smem_bytes);
-    }
-    const custom::IrChainPlan c = custom::plan_ir_chain(&shapes[a], &plans[a], count, 132 / plans[a].slices);
-    ASSERT_TRUE(c.ok) << c.reason;
-    EXPECT_EQ(c.count, count);
-    EXPECT_EQ(c.slices, plans[a].slices);
-    EXPECT_EQ(c.blocks_x, most_x);
-    EXPECT_EQ(c.smem_bytes, most_smem);
-    EXPECT_LE(c.blocks_x * c.slices, 132);  // one block per SM, all resident
-    // A device that holds one cluster fewer than the grid needs: refused (the grid barrier
-    // would never open).
-    const custom::IrChainPlan full = custom::plan_ir_chain(&shapes[a], &plans[a], count, most_x - 1);
-    EXPECT_FALSE(full.ok);
-    EXPECT_NE(full.reason.find("holds"), std::string::npos) << full.reason;
-  }
-  // Mixed cluster sizes, no block, a refused plan, too many blocks.
-  const size_t seam = runs[0].second;  // last 8-block plan, followed by a 16-block one
-  EXPECT_NE(custom::plan_ir_chain(&shapes[seam], &plans[seam], 2, 100).reason.find("cluster sizes"),
-            std::string::npos);
-  EXPECT_FALSE(custom::plan_ir_chain(&shapes[0], &plans[0], 0, 100).ok);
-  EXPECT_TRUE(custom::plan_ir_chain(&shapes[0], &plans[0], 1, 100).ok);  // one block, no barrier
-  std::vector<custom::IrBlockPlan> odd(plans.begin(), plans.begin() + 2);
-  ASSERT_TRUE(custom::plan_ir_chain(shapes.data(), odd.data(), 2, 100).ok);
-  odd[1].ok = false;
-  EXPECT_NE(custom::plan_ir_chain(shapes.data(), odd.data(), 2, 100).reason.find("no plan"), std::string::npos);
-  std::vector<custom::IrBlockShape> many(custom::kIrChainMaxBlocks + 1, shapes[0]);
-  std::vector<custom::IrBlockPlan> many_plans(many.size(), plans[0]);
-  EXPECT_FALSE(custom::plan_ir_chain(many.data(), many_plans.data(), int(many.size()), 100).ok);
-  EXPECT_TRUE(custom::plan_ir_chain(many.data(), many_plans.data(), custom::kIrChainMaxBlocks, 100).ok);
 }
 
 // The fused front's planner (host only): MobileNetV2's front at batch 1 and 256 fits with
