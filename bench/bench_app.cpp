@@ -70,10 +70,11 @@ std::vector<std::string> run_notes(const BenchContext& ctx, const DeviceReport& 
                   " µs, at most " + std::to_string(p.max_launches) + "); L2 stays hot");
   notes.push_back("cold = L2 flushed before every single-launch sample (cudaMemsetAsync of " +
                   fixed(double(ctx.flusher.buffer_bytes()) / 1048576.0, 0) + " MiB = 2x L2)");
-  notes.push_back("per-layer samples hold the stream with a blocking kernel while launches are "
-                  "enqueued, so they measure GPU time, not host launch cost");
-  notes.push_back("end to end: stream = one forward() per sample, launch by launch, host launch cost "
-                  "included; graph = replay of a CUDA graph captured from forward()");
+  notes.push_back("every sample (per layer and end to end) holds the stream with a blocking kernel "
+                  "while launches are enqueued, so it measures GPU time, not host launch cost");
+  notes.push_back("end to end: stream = one forward() per sample, launch by launch; graph = replay "
+                  "of a CUDA graph captured from forward(); host_timing = host time to enqueue one "
+                  "forward() or graph launch (an eager caller is bound by the larger of the two)");
   notes.push_back("statistics: a repetition is the mean of " +
                   (o.benchmark_min_time_given ? std::string("Google Benchmark's iteration count of") : std::to_string(p.layer_iterations) + " (layers) / " + std::to_string(p.e2e_iterations) + " (end to end)") +
                   " samples; median, min, max and CV over " + std::to_string(p.layer_repetitions) +

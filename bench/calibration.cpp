@@ -38,7 +38,7 @@ void calibrate_batch(BenchContext& ctx, BatchRun& run) {
           setup.blocker = nullptr;  // the benchmark will meet this too and fall back the same way
         }
         setup.launches = 3;
-        lc.estimate_us = time_sample(setup, launch, start, stop) * 1e6;
+        lc.estimate_us = time_sample(setup, launch, start, stop).gpu_s * 1e6;
       } catch (const std::exception& e) {
         // The benchmark will meet the same failure and record it; K stays 1.
         lc.estimate_us = 0.0;

@@ -1,9 +1,10 @@
-// Which CPU the timing thread is pinned to. End-to-end stream samples include host launch
-// cost, so the CPU matters; taking whatever CPU the thread happened to be on made two runs
-// of the same code time on different CPUs (CPU 2 in one H200 run, CPU 15 in the next, whose
-// batch-1 cudnn-nchw stream rows differed by 12.9%). The choice is now a function of the
-// machine only: the highest-numbered CPU the process may use among the GPU's NUMA-local
-// CPUs (low-numbered CPUs take most housekeeping interrupts).
+// Which CPU the timing thread is pinned to. The host's enqueue time (host_timing) depends
+// on the CPU, and so did the end-to-end stream rows while they were sampled unblocked:
+// taking whatever CPU the thread happened to be on made two runs of the same code time on
+// different CPUs (CPU 2 in one H200 run, CPU 15 in the next, whose batch-1 cudnn-nchw
+// stream rows differed by 12.9%). The choice is now a function of the machine only: the
+// highest-numbered CPU the process may use among the GPU's NUMA-local CPUs (low-numbered
+// CPUs take most housekeeping interrupts).
 #pragma once
 
 #include <string>

@@ -164,7 +164,9 @@ Report assemble_report(const BenchContext& ctx, const std::vector<std::unique_pt
         r.top5_match = e.top5_match;
         r.what_ran = br->forward_description;
         if (graph && !r.what_ran.empty()) r.what_ran += " (CUDA graph replay)";
-        apply_timing(r, suite.find_e2e(run.get(), br.get(), graph));
+        const TimedCase* tc = suite.find_e2e(run.get(), br.get(), graph);
+        apply_timing(r, tc);
+        if (tc && r.timing) r.host_timing = case_host_timing(*tc);
         if (r.timing && r.timing->median_us > 0.0)
           r.images_per_s = double(run->batch) / (r.timing->median_us * 1e-6);
         row.results.push_back(std::move(r));

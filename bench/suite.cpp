@@ -183,9 +183,11 @@ void Suite::run_case(TimedCase& tc, benchmark::State& st) {
   setup.stream = ctx_.stream.get();
   setup.launches = tc.launches;
   setup.blocker_timeout_s = ctx_.plan.blocker_timeout_s;
+  // End to end too: unblocked, a host slower than the GPU (batch-1 cuDNN forward()) made
+  // the events time the CPU. The host's share is kept apart, in host_calls.
+  setup.blocker = &ctx_.blocker;
   std::function<void(cudaStream_t)> launch;
   if (tc.is_layer) {
-    setup.blocker = &ctx_.blocker;
     if (tc.cold) setup.flusher = &ctx_.flusher;
     const bool residual = ctx_.setup.spec.layers[size_t(tc.layer)].has_residual();
     const float* in = tc.batch->layer_in.get();
@@ -227,8 +229,9 @@ void Suite::run_case(TimedCase& tc, benchmark::State& st) {
     }
   };
 
-  std::vector<double> samples;
+  std::vector<double> samples, host_samples;
   samples.reserve(size_t(std::max<benchmark::IterationCount>(st.max_iterations, 1)));
+  host_samples.reserve(samples.capacity());
   try {
     const int warmup = tc.calls.empty() ? ctx_.plan.warmup_samples : 1;
     for (int w = 0; w < warmup; ++w) sample();
@@ -240,9 +243,9 @@ void Suite::run_case(TimedCase& tc, benchmark::State& st) {
     return;
   }
   for (auto _ : st) {
-    double seconds = 0.0;
+    SampleTime t;
     try {
-      seconds = sample();
+      t = sample();
     } catch (const NotSupportedError& e) {
       record_failure(e, true);
       break;
@@ -250,11 +253,13 @@ void Suite::run_case(TimedCase& tc, benchmark::State& st) {
       record_failure(e, false);
       break;
     }
-    st.SetIterationTime(seconds);
-    samples.push_back(seconds);
+    st.SetIterationTime(t.gpu_s);
+    samples.push_back(t.gpu_s);
+    host_samples.push_back(t.host_s);
   }
   if (tc.failed) return;
   tc.calls.push_back(samples);
+  tc.host_calls.push_back(host_samples);
 
   const double mean = mean_of(samples);
   st.counters["K"] = benchmark::Counter(double(tc.launches));
@@ -265,6 +270,7 @@ void Suite::run_case(TimedCase& tc, benchmark::State& st) {
       st.counters["GB/s"] = benchmark::Counter(double(l.min_bytes(tc.batch->batch)) / mean * 1e-9);
     } else {
       st.counters["img/s"] = benchmark::Counter(double(tc.batch->batch) / mean);
+      st.counters["host_us"] = benchmark::Counter(mean_of(host_samples) * 1e6);
     }
   }
 }
@@ -285,14 +291,23 @@ const TimedCase* Suite::find_e2e(const BatchRun* batch, const BackendRun* backen
   return nullptr;
 }
 
-std::optional<Timing> case_timing(const TimedCase& tc) {
-  if (tc.failed || tc.calls.empty()) return std::nullopt;
-  const size_t count = std::min(tc.calls.size(), size_t(std::max(tc.repetitions, 1)));
+namespace {
+std::optional<Timing> repetition_timing(const TimedCase& tc,
+                                        const std::vector<std::vector<double>>& calls) {
+  if (tc.failed || calls.empty()) return std::nullopt;
+  const size_t count = std::min(calls.size(), size_t(std::max(tc.repetitions, 1)));
   std::vector<double> means;
-  for (size_t c = tc.calls.size() - count; c < tc.calls.size(); ++c)
-    if (!tc.calls[c].empty()) means.push_back(mean_of(tc.calls[c]));
+  for (size_t c = calls.size() - count; c < calls.size(); ++c)
+    if (!calls[c].empty()) means.push_back(mean_of(calls[c]));
   if (means.empty()) return std::nullopt;
   return summarize_repetitions(means);
+}
+}  // namespace
+
+std::optional<Timing> case_timing(const TimedCase& tc) { return repetition_timing(tc, tc.calls); }
+
+std::optional<Timing> case_host_timing(const TimedCase& tc) {
+  return repetition_timing(tc, tc.host_calls);
 }
 
 }  // namespace mbv2

@@ -31,6 +31,7 @@ struct TimedCase {
   int launches = 1;        ///< K launches per sample
   int repetitions = 1;     ///< how many calls count
   std::vector<std::vector<double>> calls;  ///< per call, seconds per launch of each sample
+  std::vector<std::vector<double>> host_calls;  ///< the same, host time inside the launch calls
   bool unblocked = false;  ///< the blocking kernel timed out once: sampled without it
   bool failed = false;
   Disposition failure = Disposition::kNotRun;
@@ -80,5 +81,7 @@ void list_benchmark_names(const CliOptions& options, const ModelSpec& spec);
 /// Statistics of a case: the last `repetitions` calls, each contributing its mean.
 /// Empty when the case never ran (filtered out) or failed.
 std::optional<Timing> case_timing(const TimedCase& tc);
+/// The same statistics of the host's time inside the launch calls (`host_calls`).
+std::optional<Timing> case_host_timing(const TimedCase& tc);
 
 }  // namespace mbv2

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <stdexcept>
 #include <string>
 
@@ -115,14 +116,17 @@ class ReleaseGuard {
 };
 }  // namespace
 
-double time_sample(const SampleSetup& setup, const std::function<void(cudaStream_t)>& launch,
-                   CudaEvent& start, CudaEvent& stop) {
+SampleTime time_sample(const SampleSetup& setup, const std::function<void(cudaStream_t)>& launch,
+                       CudaEvent& start, CudaEvent& stop) {
   const int k = std::max(1, setup.launches);
   if (setup.blocker) setup.blocker->block(setup.stream, setup.blocker_timeout_s);
   ReleaseGuard guard(setup.blocker);
   if (setup.flusher) setup.flusher->flush(setup.stream);
   start.record(setup.stream);
+  // Only the launch calls: the event records and the blocker are the harness's, not the caller's.
+  const auto host_start = std::chrono::steady_clock::now();
   for (int i = 0; i < k; ++i) launch(setup.stream);
+  const auto host_stop = std::chrono::steady_clock::now();
   stop.record(setup.stream);
   guard.release_now();
   stop.synchronize();
@@ -130,7 +134,10 @@ double time_sample(const SampleSetup& setup, const std::function<void(cudaStream
     throw BlockerTimeout(
         "the stream-blocking kernel timed out while launches were enqueued (does the backend "
         "synchronise with the device inside a launch?)");
-  return double(stop.elapsed_ms_since(start)) * 1e-3 / k;
+  SampleTime t;
+  t.gpu_s = double(stop.elapsed_ms_since(start)) * 1e-3 / k;
+  t.host_s = std::chrono::duration<double>(host_stop - host_start).count() / k;
+  return t;
 }
 
 void fill_uniform(float* ptr, size_t count, uint64_t seed, float lo, float hi,

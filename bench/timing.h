@@ -1,9 +1,10 @@
 // Taking one timed sample on a stream with CUDA events, nvbench-style.
 //
-// Per-layer samples hold the stream with a blocking kernel while the launches are
-// enqueued, then release it: the events then measure GPU time alone, not how fast the
-// host can enqueue (a cuDNN call costs several µs of CPU, a batch-1 layer a few µs of
-// GPU). End-to-end samples do not block: "stream" mode is meant to include launch cost.
+// Every sample in the suite (per layer and end to end) holds the stream with a blocking
+// kernel while the launches are enqueued, then releases it: the events then measure GPU
+// time alone, not how fast the host can enqueue (a cuDNN call costs several µs of CPU, a
+// batch-1 layer a few µs of GPU). Unblocked, batch-1 cuDNN forward() rows timed the host
+// CPU and moved by ~30% between runs. The host's enqueue time is measured separately.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -51,16 +52,22 @@ class BlockerTimeout : public std::runtime_error {
 /// How one sample is taken.
 struct SampleSetup {
   cudaStream_t stream = nullptr;
-  StreamBlocker* blocker = nullptr;  ///< hold the stream while enqueueing (per layer)
+  StreamBlocker* blocker = nullptr;  ///< hold the stream while enqueueing
   L2Flusher* flusher = nullptr;      ///< flush L2 before the first launch (cold)
   int launches = 1;                  ///< K launches between the two events
   double blocker_timeout_s = 10.0;
 };
 
-/// Runs `launch` K times between two events and returns the seconds per launch. Throws
+/// One sample, seconds per launch.
+struct SampleTime {
+  double gpu_s = 0.0;   ///< between the two events
+  double host_s = 0.0;  ///< wall time of the host inside the launch calls (steady_clock)
+};
+
+/// Runs `launch` K times between two events and returns the time per launch. Throws
 /// BlockerTimeout when the blocking kernel timed out (the measurement is invalid).
-double time_sample(const SampleSetup& setup, const std::function<void(cudaStream_t)>& launch,
-                   CudaEvent& start, CudaEvent& stop);
+SampleTime time_sample(const SampleSetup& setup, const std::function<void(cudaStream_t)>& launch,
+                       CudaEvent& start, CudaEvent& stop);
 
 /// Fills `count` floats with seeded uniform values in [lo, hi) on the device.
 void fill_uniform(float* ptr, size_t count, uint64_t seed, float lo, float hi,

@@ -65,8 +65,31 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(LayerResult, backend, disposition, note, timi
                                    pct_of_ceiling, what_ran, agreement)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(LayerRow, index, name, kind, role, description, batch, regime,
                                    input_shape, output_shape, flops, bytes, results)
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(EndToEndResult, backend, disposition, note, timing,
-                                   images_per_s, agreement, top5_match, top5, what_ran)
+
+// By hand: host_timing may be missing (reports from before it existed still load and
+// compare); every other key stays required, as the macro would have it.
+void to_json(nlohmann::json& j, const EndToEndResult& r) {
+  j = nlohmann::json{{"backend", r.backend},         {"disposition", r.disposition},
+                     {"note", r.note},               {"timing", r.timing},
+                     {"host_timing", r.host_timing}, {"images_per_s", r.images_per_s},
+                     {"agreement", r.agreement},     {"top5_match", r.top5_match},
+                     {"top5", r.top5},               {"what_ran", r.what_ran}};
+}
+
+void from_json(const nlohmann::json& j, EndToEndResult& r) {
+  j.at("backend").get_to(r.backend);
+  j.at("disposition").get_to(r.disposition);
+  j.at("note").get_to(r.note);
+  j.at("timing").get_to(r.timing);
+  if (j.contains("host_timing")) j.at("host_timing").get_to(r.host_timing);
+  else r.host_timing.reset();
+  j.at("images_per_s").get_to(r.images_per_s);
+  j.at("agreement").get_to(r.agreement);
+  j.at("top5_match").get_to(r.top5_match);
+  j.at("top5").get_to(r.top5);
+  j.at("what_ran").get_to(r.what_ran);
+}
+
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(EndToEndRow, batch, mode, results)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(BatchSummary, batch, regime, layers_total,
                                    layers_custom_faster, best_cudnn, e2e_speedup_stream,

@@ -142,7 +142,10 @@ struct EndToEndResult {
   std::string backend;
   Disposition disposition = Disposition::kNotRun;
   std::string note;
-  std::optional<Timing> timing;
+  std::optional<Timing> timing;             ///< GPU time, the stream held while enqueueing
+  /// Host time to enqueue one forward (or graph launch); absent in reports written before
+  /// it existed, the only field a reader does not require.
+  std::optional<Timing> host_timing;
   double images_per_s = 0.0;
   std::optional<AgreementReport> agreement;  ///< logits vs the CPU reference
   bool top5_match = false;                   ///< same top-5 classes as the reference, every image

@@ -1,6 +1,6 @@
 // The report file the bench writes: a fully populated report survives write_report /
-// read_report unchanged, and damaged files (wrong schema, missing field, truncated JSON)
-// are InputErrors, never crashes.
+// read_report unchanged, damaged files (wrong schema, missing field, truncated JSON) are
+// InputErrors, never crashes, and reports without the later host_timing still load.
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -117,6 +117,7 @@ Report full_report() {
   er.disposition = Disposition::kPassed;
   er.note = "";
   er.timing = timing(20500.0);
+  er.host_timing = timing(612.5);
   er.images_per_s = 12487.8;
   er.agreement = agreement(2e-6, true);
   er.top5_match = true;
@@ -197,6 +198,10 @@ TEST(BenchReport, FullyPopulatedReportRoundTrips) {
   EXPECT_EQ(back.layers[0].results[1].agreement->nan_count, 7);
   EXPECT_EQ(back.end_to_end[0].results[0].top5[1][0], 282);
   EXPECT_EQ(back.end_to_end[0].results[1].disposition, Disposition::kNotRun);
+  ASSERT_TRUE(back.end_to_end[0].results[0].host_timing.has_value());
+  EXPECT_DOUBLE_EQ(back.end_to_end[0].results[0].host_timing->median_us, 612.5);
+  EXPECT_EQ(back.end_to_end[0].results[0].host_timing->repetitions, 7);
+  EXPECT_FALSE(back.end_to_end[0].results[1].host_timing.has_value());
   EXPECT_DOUBLE_EQ(back.summary.batches[0].sum_of_layers_us.at("cudnn-nhwc"), 18765.4);
   EXPECT_EQ(back.summary.notes[1], "ünïcödé µs note");
 
@@ -231,6 +236,48 @@ TEST(BenchReport, MissingOrMistypedFieldIsAnInputError) {
   j = good;
   j["layers"][0]["results"][0]["disposition"] = "fast";
   expect_input_error(j.dump(), "fast");
+}
+
+// host_timing came after the schema's first reports: a report without it still loads (and
+// compares); written again, the key is there, null. Every other key stays required.
+TEST(BenchReport, EndToEndHostTimingMayBeAbsentButNotMistyped) {
+  const nlohmann::json good = nlohmann::json::parse(report_to_json(full_report()));
+  ASSERT_TRUE(good["end_to_end"][0]["results"][0]["host_timing"].is_object());
+  EXPECT_TRUE(good["end_to_end"][0]["results"][1]["host_timing"].is_null());
+
+  nlohmann::json old = good;
+  for (nlohmann::json& r : old["end_to_end"][0]["results"]) r.erase("host_timing");
+  const Report back = report_from_json(old.dump());
+  ASSERT_EQ(back.end_to_end[0].results.size(), 2u);
+  EXPECT_FALSE(back.end_to_end[0].results[0].host_timing.has_value());
+  ASSERT_TRUE(back.end_to_end[0].results[0].timing.has_value());
+  EXPECT_DOUBLE_EQ(back.end_to_end[0].results[0].timing->median_us, 20500.0);
+  EXPECT_EQ(back.end_to_end[0].results[0].what_ran, "layer by layer (CUDA graph replay)");
+  const nlohmann::json again = nlohmann::json::parse(report_to_json(back));
+  ASSERT_TRUE(again["end_to_end"][0]["results"][0].contains("host_timing"));
+  EXPECT_TRUE(again["end_to_end"][0]["results"][0]["host_timing"].is_null());
+
+  nlohmann::json j = good;
+  j["end_to_end"][0]["results"][0]["host_timing"] = "fast";
+  expect_input_error(j.dump(), "schema");
+  j = good;
+  j["end_to_end"][0]["results"][0]["host_timing"].erase("median_us");
+  expect_input_error(j.dump(), "median_us");
+  for (const char* key : {"backend", "disposition", "note", "timing", "images_per_s",
+                          "agreement", "top5_match", "top5", "what_ran"}) {
+    j = good;
+    j["end_to_end"][0]["results"][0].erase(key);
+    expect_input_error(j.dump(), key);
+  }
+}
+
+// The committed reference predates host_timing and must keep loading.
+TEST(BenchReport, CommittedReferenceReportLoads) {
+  const Report r = read_report(std::string(MBV2_SOURCE_DIR) + "/reports/h200-fp32.json");
+  ASSERT_FALSE(r.end_to_end.empty());
+  ASSERT_FALSE(r.end_to_end[0].results.empty());
+  EXPECT_TRUE(r.end_to_end[0].results[0].timing.has_value());
+  EXPECT_FALSE(r.end_to_end[0].results[0].host_timing.has_value());
 }
 
 TEST(BenchReport, TruncatedOrMissingFileIsAnInputError) {

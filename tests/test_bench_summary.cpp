@@ -59,6 +59,26 @@ TEST(BenchStatistics, OnlyTheLastRepetitionsCount) {
   EXPECT_FALSE(case_timing(tc));
 }
 
+TEST(BenchStatistics, HostTimingHasTheSameRepetitions) {
+  TimedCase tc;
+  tc.repetitions = 3;
+  tc.calls = {{1.0}, {1e-6}, {2e-6}, {3e-6}};
+  tc.host_calls = {{9.0}, {10e-6, 30e-6}, {50e-6}, {30e-6}};  // means 20, 50, 30 µs count
+  const std::optional<Timing> host = case_host_timing(tc);
+  ASSERT_TRUE(host);
+  EXPECT_EQ(host->repetitions, 3);
+  EXPECT_NEAR(host->median_us, 30.0, 1e-9);
+  EXPECT_NEAR(host->min_us, 20.0, 1e-9);
+  EXPECT_NEAR(host->max_us, 50.0, 1e-9);
+  EXPECT_NEAR(case_timing(tc)->median_us, 2.0, 1e-9);  // the GPU samples stay apart
+
+  tc.host_calls.clear();
+  EXPECT_FALSE(case_host_timing(tc));
+  tc.host_calls = {{1e-6}};
+  tc.failed = true;
+  EXPECT_FALSE(case_host_timing(tc));
+}
+
 TEST(BenchNames, LayerAndEndToEnd) {
   const ModelSpec spec = mobilenet_v2();
   EXPECT_EQ(layer_benchmark_name(spec.layers[3], "custom", 1, "warm"),

@@ -1,6 +1,7 @@
 // Sampling with CUDA events (bench/timing.h): K launches divided by K, the blocking
-// kernel that keeps host enqueue cost out of the measurement, its timeout, the L2 flush
-// staying outside the timed window, and the seeded device fill. GPU only.
+// kernel that keeps host enqueue cost out of the measurement, the host's time in the
+// launch calls measured beside it, the blocker's timeout, the L2 flush staying outside
+// the timed window, and the seeded device fill. GPU only.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -55,7 +56,7 @@ double median_sample(const SampleSetup& s, const std::function<void(cudaStream_t
   plain.blocker = nullptr;
   time_sample(plain, launch, start, stop);  // warm-up without the blocker: modules, clocks
   std::vector<double> v;
-  for (int i = 0; i < 5; ++i) v.push_back(time_sample(s, launch, start, stop));
+  for (int i = 0; i < 5; ++i) v.push_back(time_sample(s, launch, start, stop).gpu_s);
   std::sort(v.begin(), v.end());
   return v[2];
 }
@@ -89,6 +90,31 @@ TEST(BenchTiming, BlockerKeepsHostEnqueueCostOut) {
   EXPECT_GT(unblocked, 150.0) << "the GPU waited for the host";
 }
 
+// The host's side, per launch: a launch that sleeps 2 ms on the host before a 5 µs kernel
+// takes at least 2 ms of host time, while the blocked events see only the kernels.
+TEST(BenchTiming, HostTimeIsMeasuredBesideBlockedGpuTime) {
+  MBV2_SKIP_WITHOUT_GPU();
+  CudaStream stream;
+  preload(stream);
+  StreamBlocker blocker;
+  const auto inner = spin(5.0);
+  auto slow_host = [&](cudaStream_t s) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    inner(s);
+  };
+  CudaEvent start, stop;
+  const SampleTime t = time_sample(setup_for(stream, &blocker, 3), slow_host, start, stop);
+  EXPECT_GE(t.host_s, 2e-3) << "per launch, not per sample";
+  EXPECT_LT(t.host_s, 50e-3);
+  EXPECT_GT(t.gpu_s, 4e-6);
+  EXPECT_LT(t.gpu_s, 0.2e-3) << "the events must not see the host's sleep";
+  // Unblocked, the events see the host too; host_s is the same either way.
+  SampleSetup plain = setup_for(stream, nullptr, 3);
+  const SampleTime u = time_sample(plain, slow_host, start, stop);
+  EXPECT_GE(u.host_s, 2e-3);
+  EXPECT_GT(u.gpu_s, 1e-3);
+}
+
 TEST(BenchTiming, BlockerTimesOutInsteadOfHanging) {
   MBV2_SKIP_WITHOUT_GPU();
   CudaStream stream;
@@ -108,7 +134,7 @@ TEST(BenchTiming, BlockerTimesOutInsteadOfHanging) {
   EXPECT_GT(waited, 0.15);
   EXPECT_LT(waited, 5.0);
   // The blocker is usable again and a normal sample is quick.
-  EXPECT_GT(time_sample(setup_for(stream, &blocker, 1), spin(20.0), start, stop), 0.0);
+  EXPECT_GT(time_sample(setup_for(stream, &blocker, 1), spin(20.0), start, stop).gpu_s, 0.0);
 }
 
 TEST(BenchTiming, ExceptionInALaunchReleasesTheBlocker) {
@@ -120,7 +146,7 @@ TEST(BenchTiming, ExceptionInALaunchReleasesTheBlocker) {
   auto throwing = [](cudaStream_t) { throw std::runtime_error("backend failed"); };
   EXPECT_THROW(time_sample(setup_for(stream, &blocker, 3), throwing, start, stop), std::runtime_error);
   const auto t0 = std::chrono::steady_clock::now();
-  EXPECT_GT(time_sample(setup_for(stream, &blocker, 1), spin(20.0), start, stop), 0.0);
+  EXPECT_GT(time_sample(setup_for(stream, &blocker, 1), spin(20.0), start, stop).gpu_s, 0.0);
   const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_LT(waited, 1.0) << "the previous blocking kernel must not have been left spinning";
 }

@@ -183,6 +183,21 @@ TEST(ReportCompareReports, SelfComparisonPasses) {
   EXPECT_STREQ(overall_verdict(c), "PASS");
 }
 
+// host_timing is information, not a gate: a base without it (an older report) and a new
+// report whose host enqueue got far slower still pass.
+TEST(ReportCompareReports, HostTimingIsNotCompared) {
+  const Report base = test::synthetic_report();
+  Report head = base;
+  for (EndToEndRow& row : head.end_to_end)
+    for (EndToEndResult& r : row.results) r.host_timing = make_timing(r.timing->median_us * 3.0);
+  const Comparison c = compare_reports(base, head, kDefaults);
+  EXPECT_EQ(c.counts.same, int(c.rows.size()));
+  EXPECT_EQ(compare_exit_code(c), 0);
+  const Comparison back = compare_reports(head, base, kDefaults);
+  EXPECT_EQ(back.counts.same, int(back.rows.size()));
+  EXPECT_EQ(compare_exit_code(back), 0);
+}
+
 TEST(ReportCompareReports, ClearLayerRegressionExitsOne) {
   const Report base = test::synthetic_report();
   Report head = base;

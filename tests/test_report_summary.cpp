@@ -16,6 +16,22 @@ std::string table_line(const std::string& md, const std::string& section,
   return md.substr(pos, md.find('\n', pos) - pos);
 }
 
+/// The trimmed cells of a table line, "| a |  b |" -> {"a", "b"}.
+std::vector<std::string> cells(const std::string& line) {
+  std::vector<std::string> out;
+  size_t pos = line.find('|');
+  while (pos != std::string::npos) {
+    const size_t next = line.find('|', pos + 1);
+    if (next == std::string::npos) break;
+    std::string cell = line.substr(pos + 1, next - pos - 1);
+    cell.erase(0, cell.find_first_not_of(' '));
+    cell.erase(cell.find_last_not_of(' ') + 1);
+    out.push_back(cell);
+    pos = next;
+  }
+  return out;
+}
+
 class ReportSummary : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -51,6 +67,7 @@ class ReportSummary : public ::testing::Test {
     // End to end, batch 8 graph: custom 400 µs (20000 images/s), NHWC 500 µs, NCHW 600 µs.
     EndToEndResult& e2e = test::e2e_result(report_, 8, "graph", "custom");
     e2e.timing = test::make_timing(400.0);
+    e2e.host_timing = test::make_timing(123.0);  // host enqueue; NHWC and NCHW have none
     e2e.images_per_s = 20000.0;
     test::e2e_result(report_, 8, "graph", "cudnn-nhwc").timing = test::make_timing(500.0);
     test::e2e_result(report_, 8, "graph", "cudnn-nchw").timing = test::make_timing(600.0);
@@ -142,6 +159,22 @@ TEST_F(ReportSummary, EndToEndAndReconciliation) {
   EXPECT_NE(e2e.find("match ✓"), std::string::npos) << e2e;
   const std::string nchw = table_line(md_, "## End to end", "|     8 | graph  | cudnn-nchw");
   EXPECT_NE(nchw.find("**differs** ✗"), std::string::npos) << nchw;
+
+  // "host µs" follows "CV": the host's enqueue median, a dash where the report has none.
+  const std::vector<std::string> head = cells(table_line(md_, "## End to end", "| batch"));
+  ASSERT_EQ(head.size(), 10u);
+  EXPECT_EQ(head[4], "CV");
+  EXPECT_EQ(head[5], "host µs");
+  EXPECT_EQ(head[6], "images/s");
+  const std::vector<std::string> ours = cells(e2e);
+  ASSERT_EQ(ours.size(), 10u) << e2e;
+  EXPECT_EQ(ours[3], "400");
+  EXPECT_EQ(ours[5], "123");
+  EXPECT_EQ(ours[6], "20000");
+  const std::vector<std::string> theirs = cells(nchw);
+  ASSERT_EQ(theirs.size(), 10u) << nchw;
+  EXPECT_EQ(theirs[3], "600");
+  EXPECT_EQ(theirs[5], "—");
 
   const BatchSummary& b8 = report_.summary.batches[1];
   ASSERT_EQ(b8.batch, 8);
