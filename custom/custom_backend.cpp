@@ -20,7 +20,6 @@
 #include "common/util.h"
 #include "custom/custom_options.h"
 #include "custom/fused_block.h"
-#include "custom/stem_block.h"
 #include "custom/gemm_plan.h"
 #include "custom/ir_block.h"
 #include "custom/layer_ops.h"
@@ -36,7 +35,7 @@ using custom::LayerKernel;
 using custom::LayerOp;
 using custom::layer_label;
 
-enum class StepKind { kLayer, kDwProject, kPoolClassifier, kIrBlock, kStemBlock };
+enum class StepKind { kLayer, kDwProject, kPoolClassifier, kIrBlock };
 
 // One launch of forward(). Values are named by the layer that produces them; -1 is the
 // network input, -2 "none".
@@ -47,8 +46,6 @@ struct Step {
   GemmPlan plan;            // kDwProject
   custom::IrBlockShape block;     // kIrBlock
   custom::IrBlockPlan block_plan;  // kIrBlock
-  custom::StemBlockShape stem;     // kStemBlock
-  custom::StemBlockPlan stem_plan;  // kStemBlock
 };
 
 class CustomBackend final : public Backend {
@@ -224,18 +221,9 @@ class CustomBackend final : public Backend {
       if (l.input_from >= 0) ++readers[size_t(l.input_from)];
       if (l.has_residual()) ++readers[size_t(l.residual_from)];
     }
-    int fused_dw = 0, fused_pc = 0, fused_blocks = 0, fused_stem = 0;
+    int fused_dw = 0, fused_pc = 0, fused_blocks = 0;
     if (options_.block_fusion != 0) custom::configure_ir_block(size_t(smem_optin_));
     for (int i = 0; i < n;) {
-      if (options_.stem_fusion && i + 2 < n) {
-        Step st;
-        if (stem_step(i, readers, &st)) {
-          steps_.push_back(st);
-          ++fused_stem;
-          i += 3;
-          continue;
-        }
-      }
       if (options_.block_fusion != 0 && i + 2 < n) {
         Step st;
         if (block_step(i, readers, &st)) {
@@ -292,14 +280,10 @@ class CustomBackend final : public Backend {
     assign_buffers();
     std::ostringstream s;
     s << steps_.size() << " launches";
-    if (fused_stem) s << ", stem + first block fused";
     if (fused_blocks) s << ", " << fused_blocks << " inverted-residual blocks fused";
     if (fused_dw) s << ", " << fused_dw << " depthwise+project fused";
     if (fused_pc) s << ", pool+classifier fused";
     s << ", " << buffers_.size() << " activation buffers; " << options_.str();
-    for (const Step& st : steps_)
-      if (st.kind == StepKind::kStemBlock)
-        s << "; front: " << st.first << "-" << st.last << "=" << st.stem_plan.str(b);
     if (fused_blocks) {
       s << "; blocks:";
       for (const Step& st : steps_)
@@ -313,40 +297,6 @@ class CustomBackend final : public Backend {
           s << " " << st.first << "+" << st.last << "=" << st.plan.str();
     }
     forward_description_ = s.str();
-  }
-
-  // Layers i, i+1, i+2 = the stem conv (3x3, pad 1) -> a depthwise 3x3 (stride 1, pad 1)
-  // -> a projection 1x1, the two intermediate values read by nothing else: one kernel.
-  bool stem_step(int i, const std::vector<int>& readers, Step* st) const {
-    const std::vector<Layer>& L = spec_.layers;
-    const Layer& c = L[size_t(i)];
-    const Layer& d = L[size_t(i) + 1];
-    const Layer& p = L[size_t(i) + 2];
-    if (layers_[size_t(i)].op != LayerOp::kDirect || layers_[size_t(i) + 1].op != LayerOp::kDepthwise ||
-        layers_[size_t(i) + 2].op != LayerOp::kPointwise)
-      return false;
-    if (c.kernel != 3 || c.pad != 1 || c.has_residual() || d.kernel != 3 || d.stride != 1 ||
-        d.pad != 1 || d.input_from != i || p.input_from != i + 1 || readers[size_t(i)] != 1 ||
-        readers[size_t(i) + 1] != 1 || d.has_residual() || p.has_residual() || d.in_c != c.out_c ||
-        p.in_c != d.out_c || d.in_h != c.out_h || d.in_w != c.out_w || d.out_h != c.out_h ||
-        d.out_w != c.out_w)
-      return false;
-    custom::StemBlockShape sh;
-    sh.n = config_.batch, sh.h = c.in_h, sh.w = c.in_w, sh.cin = c.in_c, sh.stride = c.stride;
-    sh.sh = c.out_h, sh.sw = c.out_w, sh.c0 = c.out_c, sh.c1 = p.out_c;
-    sh.stem_relu6 = c.act == Activation::kRelu6;
-    sh.dw_relu6 = d.act == Activation::kRelu6;
-    sh.project_relu6 = p.act == Activation::kRelu6;
-    const custom::StemBlockPlan plan = custom::plan_stem_block(sh, sm_count_, size_t(smem_optin_),
-                                                              layers_[size_t(i)].direct.ldw);
-    if (!plan.ok) return false;
-    custom::configure_stem_block(plan.smem_bytes);
-    st->kind = StepKind::kStemBlock;
-    st->first = i, st->last = i + 2;
-    st->in = c.input_from;
-    st->stem = sh;
-    st->stem_plan = plan;
-    return true;
   }
 
   // Layers i, i+1, i+2 as one inverted-residual block kernel: expand 1x1 -> depthwise 3x3 ->
@@ -457,18 +407,6 @@ class CustomBackend final : public Backend {
       case StepKind::kIrBlock:
         custom::launch_ir_block(st.block, st.block_plan, ir_args(st, input, logits), stream, pdl);
         return;
-      case StepKind::kStemBlock: {
-        const LayerKernel& cs = layers_[size_t(st.first)];
-        const LayerKernel& ds = layers_[size_t(st.first) + 1];
-        const LayerKernel& ps = layers_[size_t(st.last)];
-        custom::StemBlockArgs a;
-        a.x = in, a.out = out;
-        a.stem_w = cs.w.get(), a.stem_b = cs.b.get();
-        a.dw_w = ds.w.get(), a.dw_b = ds.b.get();
-        a.project_w = ps.w.get(), a.project_b = ps.b.get();
-        custom::launch_stem_block(st.stem, st.stem_plan, a, stream, pdl);
-        return;
-      }
       case StepKind::kPoolClassifier: {
         const LayerKernel& fs = layers_[size_t(st.last)];
         custom::launch_pool_classifier(pool_classifier_shape(st), in, fs.w.get(), fs.b.get(), out,

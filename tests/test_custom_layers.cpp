@@ -21,7 +21,6 @@
 #include "custom/custom_options.h"
 #include "custom/gemm_plan.h"
 #include "custom/ir_block.h"
-#include "custom/stem_block.h"
 #include "test_support.h"
 
 namespace mbv2 {
@@ -185,11 +184,7 @@ TEST(CustomBackendApi, OptionsFromEnvironmentRejectBadValues) {
   ::setenv("MBV2_CUSTOM_BLOCK_ROWS", "x", 1);
   EXPECT_THROW(CustomOptions::from_env(), InputError);
   ::setenv("MBV2_CUSTOM_BLOCK_ROWS", "3", 1);
-  ::setenv("MBV2_CUSTOM_STEM_FUSION", "2", 1);
-  EXPECT_THROW(CustomOptions::from_env(), InputError);
-  ::setenv("MBV2_CUSTOM_STEM_FUSION", "1", 1);
   const CustomOptions o = CustomOptions::from_env();
-  EXPECT_TRUE(o.stem_fusion);
   EXPECT_EQ(o.block_slices, 16);
   EXPECT_EQ(o.block_rows, 3);
   EXPECT_EQ(o.block_tm_expand, 1);
@@ -208,12 +203,10 @@ TEST(CustomBackendApi, OptionsFromEnvironmentRejectBadValues) {
   ::unsetenv("MBV2_CUSTOM_BLOCK_SLICES");
   ::unsetenv("MBV2_CUSTOM_BLOCK_TM");
   ::unsetenv("MBV2_CUSTOM_BLOCK_ROWS");
-  ::unsetenv("MBV2_CUSTOM_STEM_FUSION");
   const CustomOptions d = CustomOptions::from_env();
   EXPECT_EQ(d.fusion, CustomOptions().fusion);
   EXPECT_EQ(d.pdl, CustomOptions().pdl);
   EXPECT_EQ(d.block_fusion, -1);
-  EXPECT_FALSE(d.stem_fusion);
   EXPECT_TRUE(d.pw_tile.empty());
 }
 
@@ -310,37 +303,6 @@ TEST(CustomIrBlockPlan, HonoursForcedChoices) {
   ASSERT_TRUE(small.ok) << small.reason;
   EXPECT_LT(small.rows, 14);
   EXPECT_LE(small.smem_bytes, size_t(80 * 1024));
-}
-
-// The fused front's planner (host only): MobileNetV2's front at batch 1 and 256 fits with
-// a tile that still gives every SM work; what the kernel cannot run is refused with a reason.
-TEST(CustomStemBlockPlan, PlansTheFrontAndRefusesWhatItCannotRun) {
-  custom::StemBlockShape s;
-  s.n = 1, s.h = s.w = 224, s.cin = 3, s.stride = 2, s.sh = s.sw = 112, s.c0 = 32, s.c1 = 16;
-  const custom::StemBlockPlan b1 = custom::plan_stem_block(s, 132, 227 * 1024, 32);
-  ASSERT_TRUE(b1.ok) << b1.reason;
-  EXPECT_EQ(b1.tile_h * b1.tile_w, 32);  // 392 blocks: the largest tile giving >= 2 per SM
-  EXPECT_LE(b1.smem_bytes, size_t(227 * 1024));
-  s.n = 256;
-  const custom::StemBlockPlan b256 = custom::plan_stem_block(s, 132, 227 * 1024, 32);
-  ASSERT_TRUE(b256.ok) << b256.reason;
-  EXPECT_EQ(b256.tile_h * b256.tile_w, 256);
-  EXPECT_GT(b256.smem_bytes, b1.smem_bytes);
-  // Width 1.4 (48 -> 24 channels) at resolution 244 (122 x 122 outputs): fits, odd edges.
-  custom::StemBlockShape wide = s;
-  wide.h = wide.w = 244, wide.sh = wide.sw = 122, wide.c0 = 48, wide.c1 = 24;
-  EXPECT_TRUE(custom::plan_stem_block(wide, 132, 227 * 1024, 48).ok);
-  custom::StemBlockShape odd = s;
-  odd.c0 = 30;
-  EXPECT_NE(custom::plan_stem_block(odd, 132, 227 * 1024, 32).reason.find("multiples of 4"),
-            std::string::npos);
-  custom::StemBlockShape wrong = s;
-  wrong.sh = 111;  // not what a 3x3 pad-1 stride-2 stem makes of 224 rows
-  EXPECT_FALSE(custom::plan_stem_block(wrong, 132, 227 * 1024, 32).ok);
-  EXPECT_FALSE(custom::plan_stem_block(s, 132, 227 * 1024, 16).ok);  // packed rows too short
-  const custom::StemBlockPlan tiny = custom::plan_stem_block(s, 132, 4 * 1024, 32);
-  EXPECT_FALSE(tiny.ok);
-  EXPECT_NE(tiny.reason.find("shared memory"), std::string::npos) << tiny.reason;
 }
 
 TEST(CustomBackendApi, BadInputGetsClearErrors) {
@@ -506,7 +468,6 @@ TEST(CustomSanitize, ForwardFusedAndUnfusedOnce) {
       CustomOptions o;
       o.fusion = variant & 1;
       o.block_fusion = variant & 1;  // whole inverted-residual blocks (ir_block.cu)
-      o.stem_fusion = variant & 1;   // stem + first block (stem_block.cu)
       o.pdl = variant & 2;
       if (variant == 3) o.pw_splitk = 3;  // fused kernel with split-K, GEMMs in clusters
       if (variant == 2) o.pw_splitk = 12;  // global split-K fix-up under PDL

@@ -59,20 +59,14 @@ void expect_matches_reference(const ModelSpec& spec, const ModelWeights& weights
   } else if (options.block_fusion == 0) {
     EXPECT_EQ(d.find("inverted-residual"), std::string::npos) << d;
   }
-  // Every MobileNetV2 the spec builder makes starts with stem -> depthwise -> project, with
-  // channel counts that are multiples of 8: the fused front must have run when asked for.
-  if (spec.layers[0].role == LayerRole::kStem) {
-    EXPECT_EQ(d.find("stem + first block fused") != std::string::npos, options.stem_fusion) << d;
-  }
 }
 
-// on: front (stem_block), depthwise+project, pool+classifier and whole-block fusion wherever
+// on: depthwise+project, pool+classifier and whole-block fusion wherever
 // they fit; off: none.
 CustomOptions fusion(bool on, bool pdl = false) {
   CustomOptions o;
   o.fusion = on;
   o.block_fusion = on ? 1 : 0;
-  o.stem_fusion = on;
   o.pdl = pdl;
   return o;
 }
