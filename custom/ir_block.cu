@@ -86,6 +86,23 @@ struct IrParams {
 };
 
 
+__device__ __forceinline__ unsigned long long ir_globaltimer() {
+  unsigned long long t;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+  return t;
+}
+
+// Trace point k of this block (thread 0; see IrBlockArgs::trace). Points follow barriers, so
+// thread 0's clock stands for the block's.
+__device__ __forceinline__ void ir_trace(const IrParams& p, int k) {
+  if (p.a.trace && threadIdx.x == 0) {
+    unsigned long long* t = p.a.trace + (size_t(blockIdx.x) * gridDim.z + blockIdx.z) * kIrTraceWords;
+    t[2 + k] = clock64();
+    if (k == 0) t[0] = ir_globaltimer();
+    if (k == kIrTracePoints - 1) t[1] = ir_globaltimer();
+  }
+}
+
 __device__ __forceinline__ float4 f4(const float* p) { return *reinterpret_cast<const float4*>(p); }
 __device__ __forceinline__ void st4(float* p, float4 v) { *reinterpret_cast<float4*>(p) = v; }
 __device__ __forceinline__ float4 relu6_4(float4 v) {
@@ -188,6 +205,7 @@ __device__ __forceinline__ void ir_stage_weights(const IrParams& p, float* smem)
   // Push reduction: peers store into this block's shared memory in step 5, which is legal only
   // once every block of the cluster runs; arrive now, wait just before the first remote store.
   __cluster_barrier_arrive_relaxed();
+  ir_trace(p, 1);
 }
 
 // (2)-(6): everything after the wait.
@@ -237,6 +255,7 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, float* smem) {
   }
   cp_async_wait<0>();
   __syncthreads();
+  ir_trace(p, 3);
 
   // (3) Expand: E = act(X * We + be) for the valid rows.
   {
@@ -249,6 +268,7 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, float* smem) {
                  });
   }
   __syncthreads();
+  ir_trace(p, 4);
 
   // (4) Depthwise 3x3 of the band's output rows.
   const int rows_valid = min(p.rows, p.oh - oh0);
@@ -272,6 +292,7 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, float* smem) {
     st4(Ds + q * lde + c, p.dw_relu6 ? relu6_4(acc) : acc);
   }
   __syncthreads();
+  ir_trace(p, 5);
 
   // (5) Partial projection over this slice's channels, and (6) the sum of the partials
   // across the cluster in rank order (deterministic, no atomics, no workspace); then bias,
@@ -293,8 +314,10 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, float* smem) {
       cluster.map_shared_rank(P4, owner)[rank * per + (e - owner * per)] = v;
     });
   }
+  ir_trace(p, 6);
   pdl_launch_dependents();
   cluster.sync();  // every peer's stores are visible
+  ir_trace(p, 7);
   const int end = min(per, total - rank * per);
   for (int i = tid; i < end; i += T) {
     const int e = rank * per + i;
@@ -321,9 +344,15 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, float* smem) {
 
 __global__ void __launch_bounds__(kIrBlockThreads, 1) ir_block_kernel(const IrParams p) {
   extern __shared__ __align__(16) float smem[];
+  ir_trace(p, 0);
   ir_stage_weights(p, smem);
   pdl_wait();
+  ir_trace(p, 2);
   ir_compute(p, smem);
+  if (p.a.trace) {
+    __syncthreads();  // every thread's stores issued
+    ir_trace(p, kIrTracePoints - 1);
+  }
 }
 
 // Rows per thread tile. A step of 4 k costs each thread 4 B + tm A float4 shared loads and

@@ -82,7 +82,17 @@ struct IrBlockArgs {
   const float* project_b = nullptr;  ///< [padded4(Cout)]
   const float* residual = nullptr;   ///< [N][OH][OW][Cout] when shape.residual
   float* out = nullptr;              ///< [N][OH][OW][Cout]
+  /// Optional phase trace, kIrTraceWords per block of the grid (block = blockIdx.x * slices +
+  /// blockIdx.z): [0] globaltimer at start, [1] at the end, [2 + k] clock64() at point k
+  /// (kIrTracePoints). Null: no trace (the default; a branch per point, nothing else).
+  unsigned long long* trace = nullptr;
 };
+
+/// Trace points: 0 start, 1 weights' copies issued, 2 after the PDL wait, 3 input and weights
+/// in shared memory, 4 expand done, 5 depthwise done, 6 partial projection pushed, 7 after the
+/// cluster barrier, 8 outputs stored.
+constexpr int kIrTracePoints = 9;
+constexpr int kIrTraceWords = 2 + kIrTracePoints + 1;  // padded to 12
 
 void launch_ir_block(const IrBlockShape& shape, const IrBlockPlan& plan, const IrBlockArgs& args,
                      cudaStream_t stream, bool pdl);

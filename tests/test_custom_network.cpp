@@ -7,6 +7,7 @@
 
 #include <cstring>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,8 @@
 #include "common/metrics.h"
 #include "common/npy.h"
 #include "common/reference.h"
+#include "common/util.h"
+#include "custom/custom_backend.h"
 #include "custom/custom_options.h"
 #include "test_support.h"
 
@@ -198,6 +201,42 @@ TEST(CustomNetwork, AutoBlockFusionFollowsBatch) {
   std::unique_ptr<Backend> b256 = prepared(spec, weights, 256);
   EXPECT_EQ(b256->describe_forward().find("inverted-residual"), std::string::npos)
       << b256->describe_forward();
+}
+
+// The phase trace (tools/mbv2_ir_trace) stamps every fused block without changing a bit of
+// the logits, and reports one row per fused block with positive spans.
+TEST(CustomNetwork, TraceCoversEveryFusedBlockAndChangesNothing) {
+  MBV2_SKIP_WITHOUT_GPU();
+  const ModelSpec& spec = test::default_spec();
+  const HostTensor in = random_tensor(spec.input_shape(1), Layout::kNHWC, 83);
+  std::vector<float> logits[2];
+  std::string report;
+  for (bool trace : {false, true}) {
+    CustomOptions o;
+    o.trace = trace;
+    std::unique_ptr<Backend> b = prepared(spec, test::default_weights(), 1, o);
+    logits[trace] = run_forward(*b, spec, in);
+    if (trace) {
+      report = custom_trace_report(*b);
+    } else {
+      EXPECT_THROW(custom_trace_report(*b), InputError);
+    }
+  }
+  EXPECT_EQ(std::memcmp(logits[0].data(), logits[1].data(), logits[0].size() * sizeof(float)), 0);
+  // Header, separator, then one row per fused block: "| 6-8 | 112 | <span> | ...".
+  std::istringstream lines(report);
+  std::string line;
+  int rows = 0;
+  while (std::getline(lines, line)) {
+    if (line.rfind("| block", 0) == 0 || line.rfind("|---", 0) == 0) continue;
+    ++rows;
+    std::istringstream cells(line);
+    std::string bar, range, blocks, span;
+    cells >> bar >> range >> bar >> blocks >> bar >> span;
+    EXPECT_GT(std::stod(span), 0.0) << line;
+    EXPECT_EQ(blocks, "112") << line;
+  }
+  EXPECT_EQ(rows, 15) << report;
 }
 
 TEST(CustomNetwork, DefaultModelBatch3FusedUnfusedPdl) {
