@@ -35,6 +35,8 @@ struct IrBlockPlan {
   int slice_ch = 4;        ///< hidden channels per block (multiple of 4)
   int tm_expand = 4;       ///< pixels per thread tile in the expand GEMM (1, 2 or 4)
   int tm_project = 4;      ///< pixels per thread tile in the projection GEMM
+  int ks_expand = 1;       ///< K split of the expand GEMM over whole warps (1: none)
+  int ks_project = 1;      ///< K split of the projection GEMM
   bool stage_project = true;  ///< projection weights staged in shared memory (else read from L2)
   size_t smem_bytes = 0;
   /// "ir_block<rows 1, 8 x 72 ch, tm 4/4, wp smem> [112 blocks, 61440 B]" (batch applied by caller)
@@ -51,6 +53,8 @@ struct IrBlockForce {
   int rows = 0;        ///< output rows per band, clamped to the output height and to what fits
   int tm_expand = 0;   ///< 1, 2 or 4
   int tm_project = 0;  ///< 1, 2 or 4
+  int ks_expand = 0;   ///< 1: no K split; N: up to N ways where the tiles leave room
+  int ks_project = 0;
 };
 
 /// Plans the block for a device of `sm_count` SMs and `smem_limit` bytes of opt-in shared

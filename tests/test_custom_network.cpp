@@ -169,6 +169,12 @@ TEST(CustomNetwork, FusedBlocksOnAwkwardShapes) {
     CustomOptions wide = fusion(true, true);
     wide.block_slices = 16;  // clusters of 8, 12 and 16 blocks of 4 hidden channels
     expect_matches_reference(spec, weights, batch, wide, 75);
+    // K splits: none, and as many as fit (ragged last split: K = 3, 7, 10, 22, 30, 45, 61).
+    for (int ks : {1, 8}) {
+      CustomOptions split = wide;
+      split.block_ks_expand = split.block_ks_project = ks;
+      expect_matches_reference(spec, weights, batch, split, 76);
+    }
     std::unique_ptr<Backend> backend = prepared(spec, weights, batch, fusion(true));
     const std::string d = backend->describe_forward();
     EXPECT_NE(d.find("4 inverted-residual blocks fused"), std::string::npos) << d;
@@ -185,6 +191,8 @@ TEST(CustomSanitize, FusedBlocksAwkwardOnce) {
   for (int batch : {1, 3}) {
     CustomOptions o = fusion(true, batch == 3);
     o.block_slices = batch == 3 ? 16 : 0;  // non-portable clusters of up to 16 blocks
+    expect_matches_reference(spec, weights, batch, o, 74);
+    o.block_ks_expand = o.block_ks_project = 8;  // K-split partials through shared memory
     expect_matches_reference(spec, weights, batch, o, 74);
   }
 }
