@@ -164,7 +164,7 @@ template <int TM, class Epi>
 __device__ __forceinline__ void tile_gemm(const float* A, int lda, const float* B, int ldb, int M,
                                           int NQ, int K, int ks, float4* scratch, Epi&& epi) {
   const int tiles = (M + TM - 1) / TM * NQ;
-  if (ks <= 1) {
+  if (ks <= 1 || tiles == 0) {  // (uniform: every thread sees the same ks and tiles)
     for (int t = threadIdx.x; t < tiles; t += kIrBlockThreads) {
       const int q = t % NQ, m0 = (t / NQ) * TM;
       const float* a[TM];
