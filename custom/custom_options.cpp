@@ -42,7 +42,6 @@ CustomOptions CustomOptions::from_env() {
   CustomOptions o;
   o.fusion = env_flag("MBV2_CUSTOM_FUSION", o.fusion);
   o.pdl = env_flag("MBV2_CUSTOM_PDL", o.pdl);
-  o.trace = env_flag("MBV2_CUSTOM_TRACE", o.trace);
   if (const char* v = env("MBV2_CUSTOM_BLOCK_FUSION")) {
     const std::string s(v);
     if (s == "auto")
@@ -75,13 +74,6 @@ CustomOptions CustomOptions::from_env() {
   o.pw_splitk = env_int("MBV2_CUSTOM_PW_SPLITK", 0, 64, o.pw_splitk);
   o.block_rows = env_int("MBV2_CUSTOM_BLOCK_ROWS", 0, 4096, o.block_rows);
 
-  if (const char* v = env("MBV2_CUSTOM_BLOCK_KS")) {
-    const std::string s(v);
-    auto ks = [](char c) { return c >= '0' && c <= '8'; };
-    if (s.size() != 3 || !ks(s[0]) || s[1] != ',' || !ks(s[2]))
-      throw InputError("MBV2_CUSTOM_BLOCK_KS='" + s + "': expected E,P with each 0 (planner) or 1..8");
-    o.block_ks_expand = s[0] - '0', o.block_ks_project = s[2] - '0';
-  }
   if (const char* v = env("MBV2_CUSTOM_BLOCK_TM")) {
     const std::string s(v);
     auto tm = [](char c) { return c == '0' || c == '1' || c == '2' || c == '4'; };
@@ -99,8 +91,6 @@ std::string CustomOptions::str() const {
     << " block_slices=" << (block_slices ? std::to_string(block_slices) : std::string("auto"));
   if (block_rows) s << " block_rows=" << block_rows;
   if (block_tm_expand || block_tm_project) s << " block_tm=" << block_tm_expand << "," << block_tm_project;
-  if (block_ks_expand || block_ks_project) s << " block_ks=" << block_ks_expand << "," << block_ks_project;
-  if (trace) s << " trace=1";
   s << " pdl=" << (pdl ? 1 : 0)
     << " pw_kernel=" << (pw_kernel ? "v" + std::to_string(pw_kernel) : std::string("auto"))
     << " pw_tile=" << (pw_tile.empty() ? "auto" : pw_tile)

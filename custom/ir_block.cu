@@ -27,9 +27,6 @@
 //   v2.1 push reduction: peers store their partials into the owner's shared memory after an
 //       early cluster-barrier arrive; one cluster barrier, local loads (H200 b1: 174.5 vs
 //       181 µs with the pull). Pull and a 64-register build (210 µs) removed after measuring.
-//   v4  K split over whole warps in the expand and projection GEMMs (tile_gemm, ks > 1):
-//       the 14x14 / 7x7 blocks keep 3-4 warps busy per GEMM otherwise (84-126 tiles); the
-//       partials meet in shared memory, added in split order (deterministic).
 //   Tried and reverted (commit 5263da6 has the code): chains of consecutive blocks in one
 //       persistent kernel with a grid barrier between blocks. H200 batch 1: 180 vs 171 µs
 //       (one kernel per block with PDL is cheaper than the barrier; custom/NOTES.md).
@@ -53,12 +50,11 @@ namespace {
 
 // Float offsets of the kernel's shared-memory arrays (all multiples of 4 floats).
 struct IrSmem {
-  int x, we, be, wd, bd, e, d, wp, p, ks, total;
+  int x, we, be, wd, bd, e, d, wp, p, total;
 };
 
 __host__ __device__ inline IrSmem ir_smem_layout(int in_rows, int w, int cin4, int cs, int q,
-                                                 int cout4, bool stage_project, int slices,
-                                                 int scratch_floats) {
+                                                 int cout4, bool stage_project, int slices) {
   IrSmem s;
   int o = 0;
   // Rows of X, E and D are padded by 4 floats: threads of a warp reading float4s of
@@ -76,7 +72,6 @@ __host__ __device__ inline IrSmem ir_smem_layout(int in_rows, int w, int cin4, i
   // of the cluster sends for the 1/slices of the tile this block finishes ([slices][per]
   // float4, per = ceil(rows * OW * cout4 / 4 / slices)); the larger of the two.
   s.p = o, o += 4 * slices * ((q * cout4 / 4 + slices - 1) / slices);
-  s.ks = o, o += scratch_floats;  // K-split partials of the expand or projection GEMM
   s.total = o;
   return s;
 }
@@ -86,28 +81,10 @@ struct IrParams {
   int h, w, cin, ch, oh, ow, cout, stride, pad;
   int rows, in_rows, bands, slice_ch, tm_expand, tm_project;
   int cin4, ldh, ldo;
-  int ks_expand, ks_project;
   int stage_project, expand_relu6, dw_relu6, project_relu6, vec_out;
   IrSmem sm;
 };
 
-
-__device__ __forceinline__ unsigned long long ir_globaltimer() {
-  unsigned long long t;
-  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
-  return t;
-}
-
-// Trace point k of this block (thread 0; see IrBlockArgs::trace). Points follow barriers, so
-// thread 0's clock stands for the block's.
-__device__ __forceinline__ void ir_trace(const IrParams& p, int k) {
-  if (p.a.trace && threadIdx.x == 0) {
-    unsigned long long* t = p.a.trace + (size_t(blockIdx.x) * gridDim.z + blockIdx.z) * kIrTraceWords;
-    t[2 + k] = clock64();
-    if (k == 0) t[0] = ir_globaltimer();
-    if (k == kIrTracePoints - 1) t[1] = ir_globaltimer();
-  }
-}
 
 __device__ __forceinline__ float4 f4(const float* p) { return *reinterpret_cast<const float4*>(p); }
 __device__ __forceinline__ void st4(float* p, float4 v) { *reinterpret_cast<float4*>(p) = v; }
@@ -118,91 +95,46 @@ __device__ __forceinline__ float4 add4(float4 a, float4 b) {
   return make_float4(a.x + b.x, a.y + b.y, a.z + b.z, a.w + b.w);
 }
 
-// acc[i] += sum_{kb <= k < ke} a[i][k] * B[k][4q..4q+3] (b = B + 4q): float4 steps of 4 k
-// while a whole step fits below K & ~3, then single k. kb is a multiple of 4.
-template <int TM>
-__device__ __forceinline__ void tile_acc(const float* const (&a)[TM], const float* b, int ldb, int kb,
-                                         int ke, int K, float4 (&acc)[TM]) {
-  const int k4 = min(ke, K & ~3);
-  int k = kb;
-#pragma unroll 2
-  for (; k < k4; k += 4) {
-    const float4 b0 = f4(b + (k + 0) * ldb), b1 = f4(b + (k + 1) * ldb);
-    const float4 b2 = f4(b + (k + 2) * ldb), b3 = f4(b + (k + 3) * ldb);
-#pragma unroll
-    for (int i = 0; i < TM; ++i) {
-      const float4 av = f4(a[i] + k);
-      float4& c = acc[i];
-      c.x = fmaf(av.x, b0.x, c.x), c.y = fmaf(av.x, b0.y, c.y), c.z = fmaf(av.x, b0.z, c.z), c.w = fmaf(av.x, b0.w, c.w);
-      c.x = fmaf(av.y, b1.x, c.x), c.y = fmaf(av.y, b1.y, c.y), c.z = fmaf(av.y, b1.z, c.z), c.w = fmaf(av.y, b1.w, c.w);
-      c.x = fmaf(av.z, b2.x, c.x), c.y = fmaf(av.z, b2.y, c.y), c.z = fmaf(av.z, b2.z, c.z), c.w = fmaf(av.z, b2.w, c.w);
-      c.x = fmaf(av.w, b3.x, c.x), c.y = fmaf(av.w, b3.y, c.y), c.z = fmaf(av.w, b3.z, c.z), c.w = fmaf(av.w, b3.w, c.w);
-    }
-  }
-  for (k = max(k, kb); k < ke; ++k) {
-    const float4 bk = f4(b + k * ldb);
-#pragma unroll
-    for (int i = 0; i < TM; ++i) {
-      const float av = a[i][k];
-      float4& c = acc[i];
-      c.x = fmaf(av, bk.x, c.x), c.y = fmaf(av, bk.y, c.y), c.z = fmaf(av, bk.z, c.z), c.w = fmaf(av, bk.w, c.w);
-    }
-  }
-}
-
 // C[m][4q..4q+3] = sum_{k < K} A[m][k] * B[k][4q..4q+3] for m < M, q < NQ, handed to
 // epi(m, q, value). A: shared memory, row stride lda (multiple of 4, columns up to
 // round-up-4(K) readable). B: shared or global, row stride ldb (multiple of 4), rows < K
-// only are read. Each thread takes TM rows x one quad (a tile).
-//
-// ks > 1 (v4): K is split `ks` ways over whole warps: thread t takes split t / tiles_pad of
-// tile t % tiles_pad (tiles padded to a multiple of 32, so a warp reads one k range, as
-// unsplit); splits 1.. store their partials in `scratch` ([ks - 1][TM][tiles_pad] float4,
-// conflict-free), and after a block barrier split 0 adds them in split order (deterministic)
-// and calls epi. Needs tiles_pad * ks <= the block's threads and every thread to call it.
+// only are read. Each thread takes TM rows x one quad at a time.
 template <int TM, class Epi>
 __device__ __forceinline__ void tile_gemm(const float* A, int lda, const float* B, int ldb, int M,
-                                          int NQ, int K, int ks, float4* scratch, Epi&& epi) {
+                                          int NQ, int K, Epi&& epi) {
   const int tiles = (M + TM - 1) / TM * NQ;
-  if (ks <= 1 || tiles == 0) {  // (uniform: every thread sees the same ks and tiles)
-    for (int t = threadIdx.x; t < tiles; t += kIrBlockThreads) {
-      const int q = t % NQ, m0 = (t / NQ) * TM;
-      const float* a[TM];
-#pragma unroll
-      for (int i = 0; i < TM; ++i) a[i] = A + min(m0 + i, M - 1) * lda;
-      float4 acc[TM];
-#pragma unroll
-      for (int i = 0; i < TM; ++i) acc[i] = make_float4(0.f, 0.f, 0.f, 0.f);
-      tile_acc<TM>(a, B + 4 * q, ldb, 0, K, K, acc);
-#pragma unroll
-      for (int i = 0; i < TM; ++i)
-        if (m0 + i < M) epi(m0 + i, q, acc[i]);
-    }
-    return;
-  }
-  const int tiles_pad = (tiles + 31) & ~31;
-  const int per = ((K + 3) / 4 + ks - 1) / ks * 4;  // k per split, a multiple of 4
-  const int split = int(threadIdx.x) / tiles_pad, t = int(threadIdx.x) % tiles_pad;
-  const bool mine = split < ks && t < tiles;
-  const int q = t % NQ, m0 = (t / NQ) * TM;
-  float4 acc[TM];
-#pragma unroll
-  for (int i = 0; i < TM; ++i) acc[i] = make_float4(0.f, 0.f, 0.f, 0.f);
-  if (mine) {
+  const int k4 = K & ~3;
+  for (int t = threadIdx.x; t < tiles; t += kIrBlockThreads) {
+    const int q = t % NQ, m0 = (t / NQ) * TM;
     const float* a[TM];
 #pragma unroll
     for (int i = 0; i < TM; ++i) a[i] = A + min(m0 + i, M - 1) * lda;
-    tile_acc<TM>(a, B + 4 * q, ldb, min(K, split * per), min(K, (split + 1) * per), K, acc);
-    if (split > 0) {
+    const float* b = B + 4 * q;
+    float4 acc[TM];
 #pragma unroll
-      for (int i = 0; i < TM; ++i) scratch[((split - 1) * TM + i) * tiles_pad + t] = acc[i];
+    for (int i = 0; i < TM; ++i) acc[i] = make_float4(0.f, 0.f, 0.f, 0.f);
+#pragma unroll 2
+    for (int k = 0; k < k4; k += 4) {
+      const float4 b0 = f4(b + (k + 0) * ldb), b1 = f4(b + (k + 1) * ldb);
+      const float4 b2 = f4(b + (k + 2) * ldb), b3 = f4(b + (k + 3) * ldb);
+#pragma unroll
+      for (int i = 0; i < TM; ++i) {
+        const float4 av = f4(a[i] + k);
+        float4& c = acc[i];
+        c.x = fmaf(av.x, b0.x, c.x), c.y = fmaf(av.x, b0.y, c.y), c.z = fmaf(av.x, b0.z, c.z), c.w = fmaf(av.x, b0.w, c.w);
+        c.x = fmaf(av.y, b1.x, c.x), c.y = fmaf(av.y, b1.y, c.y), c.z = fmaf(av.y, b1.z, c.z), c.w = fmaf(av.y, b1.w, c.w);
+        c.x = fmaf(av.z, b2.x, c.x), c.y = fmaf(av.z, b2.y, c.y), c.z = fmaf(av.z, b2.z, c.z), c.w = fmaf(av.z, b2.w, c.w);
+        c.x = fmaf(av.w, b3.x, c.x), c.y = fmaf(av.w, b3.y, c.y), c.z = fmaf(av.w, b3.z, c.z), c.w = fmaf(av.w, b3.w, c.w);
+      }
     }
-  }
-  __syncthreads();
-  if (mine && split == 0) {
-    for (int s = 1; s < ks; ++s) {
+    for (int k = k4; k < K; ++k) {
+      const float4 bk = f4(b + k * ldb);
 #pragma unroll
-      for (int i = 0; i < TM; ++i) acc[i] = add4(acc[i], scratch[((s - 1) * TM + i) * tiles_pad + t]);
+      for (int i = 0; i < TM; ++i) {
+        const float av = a[i][k];
+        float4& c = acc[i];
+        c.x = fmaf(av, bk.x, c.x), c.y = fmaf(av, bk.y, c.y), c.z = fmaf(av, bk.z, c.z), c.w = fmaf(av, bk.w, c.w);
+      }
     }
 #pragma unroll
     for (int i = 0; i < TM; ++i)
@@ -211,14 +143,14 @@ __device__ __forceinline__ void tile_gemm(const float* A, int lda, const float* 
 }
 
 template <class Epi>
-__device__ __forceinline__ void tile_gemm_tm(int tm, int ks, float4* scratch, const float* A, int lda,
-                                             const float* B, int ldb, int M, int NQ, int K, Epi&& epi) {
+__device__ __forceinline__ void tile_gemm_tm(int tm, const float* A, int lda, const float* B, int ldb,
+                                             int M, int NQ, int K, Epi&& epi) {
   if (tm >= 4)
-    tile_gemm<4>(A, lda, B, ldb, M, NQ, K, ks, scratch, epi);
+    tile_gemm<4>(A, lda, B, ldb, M, NQ, K, epi);
   else if (tm == 2)
-    tile_gemm<2>(A, lda, B, ldb, M, NQ, K, ks, scratch, epi);
+    tile_gemm<2>(A, lda, B, ldb, M, NQ, K, epi);
   else
-    tile_gemm<1>(A, lda, B, ldb, M, NQ, K, ks, scratch, epi);
+    tile_gemm<1>(A, lda, B, ldb, M, NQ, K, epi);
 }
 
 // (1) The slice's weights: constant, so fetched before waiting for the previous kernel. Columns past padded4(Ch) and rows past Cin / Ch are
@@ -256,7 +188,6 @@ __device__ __forceinline__ void ir_stage_weights(const IrParams& p, float* smem)
   // Push reduction: peers store into this block's shared memory in step 5, which is legal only
   // once every block of the cluster runs; arrive now, wait just before the first remote store.
   __cluster_barrier_arrive_relaxed();
-  ir_trace(p, 1);
 }
 
 // (2)-(6): everything after the wait.
@@ -277,7 +208,6 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, float* smem) {
   float* Ds = smem + p.sm.d;
   float* Wps = smem + p.sm.wp;
   float* Ps = smem + p.sm.p;
-  float4* Ks = reinterpret_cast<float4*>(smem + p.sm.ks);  // K-split partials (v4)
 
   // (2) The band's input rows that lie inside the image.
   const int oh0 = band * p.rows;
@@ -307,20 +237,18 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, float* smem) {
   }
   cp_async_wait<0>();
   __syncthreads();
-  ir_trace(p, 3);
 
   // (3) Expand: E = act(X * We + be) for the valid rows.
   {
     float* es_band = Es + r_lo * p.w * lde;
     const bool act = p.expand_relu6;
-    tile_gemm_tm(p.tm_expand, p.ks_expand, Ks, xs_band, ldx, Wes, CS, npix, cq, p.cin,
+    tile_gemm_tm(p.tm_expand, xs_band, ldx, Wes, CS, npix, cq, p.cin,
                  [&](int m, int q, float4 v) {
                    v = add4(v, f4(Bes + 4 * q));
                    st4(es_band + m * lde + 4 * q, act ? relu6_4(v) : v);
                  });
   }
   __syncthreads();
-  ir_trace(p, 4);
 
   // (4) Depthwise 3x3 of the band's output rows.
   const int rows_valid = min(p.rows, p.oh - oh0);
@@ -344,7 +272,6 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, float* smem) {
     st4(Ds + q * lde + c, p.dw_relu6 ? relu6_4(acc) : acc);
   }
   __syncthreads();
-  ir_trace(p, 5);
 
   // (5) Partial projection over this slice's channels, and (6) the sum of the partials
   // across the cluster in rank order (deterministic, no atomics, no workspace); then bias,
@@ -361,15 +288,13 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, float* smem) {
     // Every partial goes straight to its owner's shared memory, slot [rank][e - owner*per]:
     // posted remote stores, one cluster barrier, then only local loads.
     __cluster_barrier_wait();
-    tile_gemm_tm(p.tm_project, p.ks_project, Ks, Ds, lde, B, p.ldo, qv, oq, kv, [&](int m, int q, float4 v) {
+    tile_gemm_tm(p.tm_project, Ds, lde, B, p.ldo, qv, oq, kv, [&](int m, int q, float4 v) {
       const int e = m * oq + q, owner = e / per;
       cluster.map_shared_rank(P4, owner)[rank * per + (e - owner * per)] = v;
     });
   }
-  ir_trace(p, 6);
   pdl_launch_dependents();
   cluster.sync();  // every peer's stores are visible
-  ir_trace(p, 7);
   const int end = min(per, total - rank * per);
   for (int i = tid; i < end; i += T) {
     const int e = rank * per + i;
@@ -396,15 +321,9 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, float* smem) {
 
 __global__ void __launch_bounds__(kIrBlockThreads, 1) ir_block_kernel(const IrParams p) {
   extern __shared__ __align__(16) float smem[];
-  ir_trace(p, 0);
   ir_stage_weights(p, smem);
   pdl_wait();
-  ir_trace(p, 2);
   ir_compute(p, smem);
-  if (p.a.trace) {
-    __syncthreads();  // every thread's stores issued
-    ir_trace(p, kIrTracePoints - 1);
-  }
 }
 
 // Rows per thread tile. A step of 4 k costs each thread 4 B + tm A float4 shared loads and
@@ -429,30 +348,9 @@ int pick_tm(int m, int nq, int k) {
   return best;
 }
 
-// K split of a tile GEMM (v4): as many whole-warp splits as the block's threads hold, each
-// at least 2 steps of 4 k, at most 8; `forced` (> 0) replaces the count where it fits.
-int pick_ks(int m, int nq, int k, int tm, int forced) {
-  const int tiles_pad = ((m + tm - 1) / tm * nq + 31) / 32 * 32;
-  const int steps = (k + 3) / 4;
-  const int room = std::max(1, kIrBlockThreads / tiles_pad);
-  const int ks = forced > 0 ? std::min({forced, room, std::max(1, steps)}) : std::min({room, steps / 2, 8});
-  return std::max(ks, 1);
-}
-
-// Floats of K-split partials: (ks - 1) x tm x tiles_pad float4.
-int ks_scratch_floats(int m, int nq, int tm, int ks) {
-  const int tiles_pad = ((m + tm - 1) / tm * nq + 31) / 32 * 32;
-  return ks > 1 ? (ks - 1) * tm * tiles_pad * 4 : 0;
-}
-
-int scratch_of(const IrBlockShape& s, const IrBlockPlan& p) {
-  return std::max(ks_scratch_floats(p.in_rows * s.w, p.slice_ch / 4, p.tm_expand, p.ks_expand),
-                  ks_scratch_floats(p.rows * s.ow, padded4(s.cout) / 4, p.tm_project, p.ks_project));
-}
-
 IrSmem layout_of(const IrBlockShape& s, const IrBlockPlan& p) {
   return ir_smem_layout(p.in_rows, s.w, padded4(s.cin), p.slice_ch, p.rows * s.ow, padded4(s.cout),
-                        p.stage_project, p.slices, scratch_of(s, p));
+                        p.stage_project, p.slices);
 }
 
 }  // namespace
@@ -461,9 +359,7 @@ std::string IrBlockPlan::str(int batch) const {
   std::ostringstream s;
   if (!ok) return "ir_block<none: " + reason + ">";
   s << "ir_block<rows " << rows << ", " << slices << " x " << slice_ch << " ch, tm " << tm_expand
-    << "/" << tm_project;
-  if (ks_expand > 1 || ks_project > 1) s << ", ks " << ks_expand << "/" << ks_project;
-  s << ", wp " << (stage_project ? "smem" : "L2") << "> ["
+    << "/" << tm_project << ", wp " << (stage_project ? "smem" : "L2") << "> ["
     << int64_t(bands) * batch * slices << " blocks, " << smem_bytes << " B]";
   return s.str();
 }
@@ -500,26 +396,15 @@ IrBlockPlan plan_ir_block(const IrBlockShape& s, int sm_count, size_t smem_limit
   // threads x ~113 registers allow one), since every extra row per band shortens the
   // recomputed halo but lengthens the block; when no count fits one wave (large batch), as
   // many as shared memory allows. Staged projection weights when they fit.
-  // Thread tiles and K splits follow from the rows (pick_tm, pick_ks); the splits' partials
-  // take shared memory too.
-  auto tm_or = [](int forced, int picked) { return forced >= 4 ? 4 : forced >= 2 ? 2 : forced == 1 ? 1 : picked; };
-  auto tiling = [&](int rows, IrBlockPlan& q) {
-    q.rows = rows;
-    q.in_rows = (rows - 1) * s.stride + 3;
-    q.tm_expand = tm_or(force.tm_expand, pick_tm(q.in_rows * s.w, q.slice_ch / 4, s.cin));
-    q.tm_project = tm_or(force.tm_project, pick_tm(rows * s.ow, padded4(s.cout) / 4, q.slice_ch));
-    q.ks_expand = pick_ks(q.in_rows * s.w, q.slice_ch / 4, s.cin, q.tm_expand, force.ks_expand);
-    q.ks_project = pick_ks(rows * s.ow, padded4(s.cout) / 4, q.slice_ch, q.tm_project, force.ks_project);
-  };
   int best_rows = 0;
   bool best_stage = false;
   for (int rows = 1; rows <= s.oh; ++rows) {
+    const int in_rows = (rows - 1) * s.stride + 3;
     bool fits = false, stage = false;
     for (bool st : {true, false}) {
-      IrBlockPlan q = p;
-      tiling(rows, q);
-      q.stage_project = st;
-      if (size_t(layout_of(s, q).total) * sizeof(float) <= smem_limit) {
+      const IrSmem m = ir_smem_layout(in_rows, s.w, padded4(s.cin), p.slice_ch, rows * s.ow,
+                                      padded4(s.cout), st, p.slices);
+      if (size_t(m.total) * sizeof(float) <= smem_limit) {
         fits = true, stage = st;
         break;
       }
@@ -530,10 +415,14 @@ IrBlockPlan plan_ir_block(const IrBlockShape& s, int sm_count, size_t smem_limit
     if (force.rows > 0 ? rows >= force.rows : int64_t(bands) * s.n * p.slices <= sm_count) break;
   }
   if (best_rows == 0) return refuse("one output row does not fit in shared memory");
-  tiling(best_rows, p);
+  p.rows = best_rows;
   p.stage_project = best_stage;
+  p.in_rows = (p.rows - 1) * s.stride + 3;
   p.bands = (s.oh + p.rows - 1) / p.rows;
   if (int64_t(p.bands) * s.n > 0x7fffffff) return refuse("grid too large");
+  auto tm_or = [](int forced, int picked) { return forced >= 4 ? 4 : forced >= 2 ? 2 : forced == 1 ? 1 : picked; };
+  p.tm_expand = tm_or(force.tm_expand, pick_tm(p.in_rows * s.w, p.slice_ch / 4, s.cin));
+  p.tm_project = tm_or(force.tm_project, pick_tm(p.rows * s.ow, padded4(s.cout) / 4, p.slice_ch));
   p.smem_bytes = size_t(layout_of(s, p).total) * sizeof(float);
   p.ok = true;
   return p;
@@ -584,7 +473,6 @@ IrParams make_params(const IrBlockShape& s, const IrBlockPlan& plan, const IrBlo
   p.stride = s.stride, p.pad = s.pad;
   p.rows = plan.rows, p.in_rows = plan.in_rows, p.bands = plan.bands, p.slice_ch = plan.slice_ch;
   p.tm_expand = plan.tm_expand, p.tm_project = plan.tm_project;
-  p.ks_expand = plan.ks_expand, p.ks_project = plan.ks_project;
   p.cin4 = padded4(s.cin), p.ldh = padded4(s.ch), p.ldo = padded4(s.cout);
   p.stage_project = plan.stage_project;
   p.expand_relu6 = s.expand_relu6, p.dw_relu6 = s.dw_relu6, p.project_relu6 = s.project_relu6;

@@ -35,8 +35,6 @@ struct IrBlockPlan {
   int slice_ch = 4;        ///< hidden channels per block (multiple of 4)
   int tm_expand = 4;       ///< pixels per thread tile in the expand GEMM (1, 2 or 4)
   int tm_project = 4;      ///< pixels per thread tile in the projection GEMM
-  int ks_expand = 1;       ///< K split of the expand GEMM over whole warps (1: none)
-  int ks_project = 1;      ///< K split of the projection GEMM
   bool stage_project = true;  ///< projection weights staged in shared memory (else read from L2)
   size_t smem_bytes = 0;
   /// "ir_block<rows 1, 8 x 72 ch, tm 4/4, wp smem> [112 blocks, 61440 B]" (batch applied by caller)
@@ -53,8 +51,6 @@ struct IrBlockForce {
   int rows = 0;        ///< output rows per band, clamped to the output height and to what fits
   int tm_expand = 0;   ///< 1, 2 or 4
   int tm_project = 0;  ///< 1, 2 or 4
-  int ks_expand = 0;   ///< 1: no K split; N: up to N ways where the tiles leave room
-  int ks_project = 0;
 };
 
 /// Plans the block for a device of `sm_count` SMs and `smem_limit` bytes of opt-in shared
@@ -86,17 +82,7 @@ struct IrBlockArgs {
   const float* project_b = nullptr;  ///< [padded4(Cout)]
   const float* residual = nullptr;   ///< [N][OH][OW][Cout] when shape.residual
   float* out = nullptr;              ///< [N][OH][OW][Cout]
-  /// Optional phase trace, kIrTraceWords per block of the grid (block = blockIdx.x * slices +
-  /// blockIdx.z): [0] globaltimer at start, [1] at the end, [2 + k] clock64() at point k
-  /// (kIrTracePoints). Null: no trace (the default; a branch per point, nothing else).
-  unsigned long long* trace = nullptr;
 };
-
-/// Trace points: 0 start, 1 weights' copies issued, 2 after the PDL wait, 3 input and weights
-/// in shared memory, 4 expand done, 5 depthwise done, 6 partial projection pushed, 7 after the
-/// cluster barrier, 8 outputs stored.
-constexpr int kIrTracePoints = 9;
-constexpr int kIrTraceWords = 2 + kIrTracePoints + 1;  // padded to 12
 
 void launch_ir_block(const IrBlockShape& shape, const IrBlockPlan& plan, const IrBlockArgs& args,
                      cudaStream_t stream, bool pdl);

@@ -181,11 +181,6 @@ TEST(CustomBackendApi, OptionsFromEnvironmentRejectBadValues) {
     EXPECT_THROW(CustomOptions::from_env(), InputError) << bad;
   }
   ::setenv("MBV2_CUSTOM_BLOCK_TM", "1,4", 1);
-  for (const char* bad : {"9,1", "4", "a,1", "1,2,3"}) {
-    ::setenv("MBV2_CUSTOM_BLOCK_KS", bad, 1);
-    EXPECT_THROW(CustomOptions::from_env(), InputError) << bad;
-  }
-  ::setenv("MBV2_CUSTOM_BLOCK_KS", "1,3", 1);
   ::setenv("MBV2_CUSTOM_BLOCK_ROWS", "x", 1);
   EXPECT_THROW(CustomOptions::from_env(), InputError);
   ::setenv("MBV2_CUSTOM_BLOCK_ROWS", "3", 1);
@@ -194,9 +189,6 @@ TEST(CustomBackendApi, OptionsFromEnvironmentRejectBadValues) {
   EXPECT_EQ(o.block_rows, 3);
   EXPECT_EQ(o.block_tm_expand, 1);
   EXPECT_EQ(o.block_tm_project, 4);
-  EXPECT_EQ(o.block_ks_expand, 1);
-  EXPECT_EQ(o.block_ks_project, 3);
-  EXPECT_NE(o.str().find("block_ks=1,3"), std::string::npos) << o.str();
   EXPECT_NE(o.str().find("block_rows=3 block_tm=1,4"), std::string::npos) << o.str();
   EXPECT_EQ(o.block_fusion, 0);
   EXPECT_FALSE(o.pw_cluster);
@@ -210,7 +202,6 @@ TEST(CustomBackendApi, OptionsFromEnvironmentRejectBadValues) {
   ::unsetenv("MBV2_CUSTOM_BLOCK_FUSION");
   ::unsetenv("MBV2_CUSTOM_BLOCK_SLICES");
   ::unsetenv("MBV2_CUSTOM_BLOCK_TM");
-  ::unsetenv("MBV2_CUSTOM_BLOCK_KS");
   ::unsetenv("MBV2_CUSTOM_BLOCK_ROWS");
   const CustomOptions d = CustomOptions::from_env();
   EXPECT_EQ(d.fusion, CustomOptions().fusion);
@@ -251,20 +242,6 @@ TEST(CustomIrBlockPlan, CoversEveryDefaultBlockWithinSharedMemory) {
       EXPECT_LE(plan.smem_bytes, limit);
       EXPECT_TRUE(plan.tm_expand == 1 || plan.tm_expand == 2 || plan.tm_expand == 4);
       EXPECT_TRUE(plan.tm_project == 1 || plan.tm_project == 2 || plan.tm_project == 4);
-      // K splits: whole warps of tiles, within the block's 512 threads, <= 8 ways.
-      const int pad_e = ((plan.in_rows * s.w + plan.tm_expand - 1) / plan.tm_expand * (plan.slice_ch / 4) + 31) / 32 * 32;
-      const int pad_p = ((plan.rows * s.ow + plan.tm_project - 1) / plan.tm_project * ((s.cout + 3) / 4) + 31) / 32 * 32;
-      EXPECT_GE(plan.ks_expand, 1);
-      EXPECT_GE(plan.ks_project, 1);
-      EXPECT_LE(plan.ks_expand, 8);
-      EXPECT_LE(plan.ks_project, 8);
-      if (plan.ks_expand > 1) EXPECT_LE(plan.ks_expand * pad_e, 512);
-      if (plan.ks_project > 1) EXPECT_LE(plan.ks_project * pad_p, 512);
-      if (batch == 1 && s.h == 14 && s.ch == 384) {
-        // Portable clusters: 8 x 48 channels, 1 row: 42 px x 12 quads = 132 expand tiles (160
-        // padded) over 16 k steps: 3 splits fill 480 threads.
-        EXPECT_EQ(plan.ks_expand, 3);
-      }
       // The fewest rows per band that fit one wave of one block per SM (or, at batch 256,
       // where none does, more rows than that).
       if (plan.rows > 1) {
@@ -316,15 +293,6 @@ TEST(CustomIrBlockPlan, HonoursForcedChoices) {
   EXPECT_EQ(p.bands, 3);  // 5 + 5 + 4 rows
   EXPECT_EQ(p.tm_expand, 1);
   EXPECT_EQ(p.tm_project, 2);
-  EXPECT_EQ(p.ks_expand, 1);   // 98 px x 24 quads at tm 1: no room for a second split
-  EXPECT_EQ(p.ks_project, 1);
-  custom::IrBlockForce k;
-  k.ks_expand = 2, k.ks_project = 8;  // 8 clamps to the 512 / 128 = 4 splits there is room for
-  const custom::IrBlockPlan ks = custom::plan_ir_block(s, 132, 227 * 1024, 16, k);
-  ASSERT_TRUE(ks.ok) << ks.reason;
-  EXPECT_EQ(ks.ks_expand, 2);
-  EXPECT_EQ(ks.ks_project, 4);
-  EXPECT_NE(ks.str(1).find("ks 2/4"), std::string::npos) << ks.str(1);
   f.slices = 16, f.rows = 100;  // more rows than the output has: the whole image in one band
   const custom::IrBlockPlan all = custom::plan_ir_block(s, 132, 227 * 1024, 16, f);
   ASSERT_TRUE(all.ok) << all.reason;

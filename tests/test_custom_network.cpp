@@ -7,7 +7,6 @@
 
 #include <cstring>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -16,8 +15,6 @@
 #include "common/metrics.h"
 #include "common/npy.h"
 #include "common/reference.h"
-#include "common/util.h"
-#include "custom/custom_backend.h"
 #include "custom/custom_options.h"
 #include "test_support.h"
 
@@ -169,12 +166,6 @@ TEST(CustomNetwork, FusedBlocksOnAwkwardShapes) {
     CustomOptions wide = fusion(true, true);
     wide.block_slices = 16;  // clusters of 8, 12 and 16 blocks of 4 hidden channels
     expect_matches_reference(spec, weights, batch, wide, 75);
-    // K splits: none, and as many as fit (ragged last split: K = 3, 7, 10, 22, 30, 45, 61).
-    for (int ks : {1, 8}) {
-      CustomOptions split = wide;
-      split.block_ks_expand = split.block_ks_project = ks;
-      expect_matches_reference(spec, weights, batch, split, 76);
-    }
     std::unique_ptr<Backend> backend = prepared(spec, weights, batch, fusion(true));
     const std::string d = backend->describe_forward();
     EXPECT_NE(d.find("4 inverted-residual blocks fused"), std::string::npos) << d;
@@ -192,8 +183,6 @@ TEST(CustomSanitize, FusedBlocksAwkwardOnce) {
     CustomOptions o = fusion(true, batch == 3);
     o.block_slices = batch == 3 ? 16 : 0;  // non-portable clusters of up to 16 blocks
     expect_matches_reference(spec, weights, batch, o, 74);
-    o.block_ks_expand = o.block_ks_project = 8;  // K-split partials through shared memory
-    expect_matches_reference(spec, weights, batch, o, 74);
   }
 }
 
@@ -209,42 +198,6 @@ TEST(CustomNetwork, AutoBlockFusionFollowsBatch) {
   std::unique_ptr<Backend> b256 = prepared(spec, weights, 256);
   EXPECT_EQ(b256->describe_forward().find("inverted-residual"), std::string::npos)
       << b256->describe_forward();
-}
-
-// The phase trace (tools/mbv2_ir_trace) stamps every fused block without changing a bit of
-// the logits, and reports one row per fused block with positive spans.
-TEST(CustomNetwork, TraceCoversEveryFusedBlockAndChangesNothing) {
-  MBV2_SKIP_WITHOUT_GPU();
-  const ModelSpec& spec = test::default_spec();
-  const HostTensor in = random_tensor(spec.input_shape(1), Layout::kNHWC, 83);
-  std::vector<float> logits[2];
-  std::string report;
-  for (bool trace : {false, true}) {
-    CustomOptions o;
-    o.trace = trace;
-    std::unique_ptr<Backend> b = prepared(spec, test::default_weights(), 1, o);
-    logits[trace] = run_forward(*b, spec, in);
-    if (trace) {
-      report = custom_trace_report(*b);
-    } else {
-      EXPECT_THROW(custom_trace_report(*b), InputError);
-    }
-  }
-  EXPECT_EQ(std::memcmp(logits[0].data(), logits[1].data(), logits[0].size() * sizeof(float)), 0);
-  // Header, separator, then one row per fused block: "| 6-8 | 112 | <span> | ...".
-  std::istringstream lines(report);
-  std::string line;
-  int rows = 0;
-  while (std::getline(lines, line)) {
-    if (line.rfind("| block", 0) == 0 || line.rfind("|---", 0) == 0) continue;
-    ++rows;
-    std::istringstream cells(line);
-    std::string bar, range, blocks, span;
-    cells >> bar >> range >> bar >> blocks >> bar >> span;
-    EXPECT_GT(std::stod(span), 0.0) << line;
-    EXPECT_EQ(blocks, "112") << line;
-  }
-  EXPECT_EQ(rows, 15) << report;
 }
 
 TEST(CustomNetwork, DefaultModelBatch3FusedUnfusedPdl) {
