@@ -323,6 +323,8 @@ void pair_rows(const std::vector<Row>& base_rows, const std::vector<Row>& head_r
 }  // namespace
 
 Comparison compare_reports(const Report& base, const Report& head, const CompareOptions& opt) {
+  CompareOptions layer_opt = opt;
+  if (opt.layer_threshold >= 0.0) layer_opt.threshold = opt.layer_threshold;
   Comparison out;
   out.options = opt;
   check_comparable(base, head, out);
@@ -342,7 +344,7 @@ Comparison compare_reports(const Report& base, const Report& head, const Compare
         rc.regime = row.regime;
         rc.backend = r.backend;
       },
-      opt, out);
+      layer_opt, out);
   pair_rows<EndToEndRow, E2eKey>(
       base.end_to_end, head.end_to_end,
       [](const EndToEndRow& row, const EndToEndResult& r) {

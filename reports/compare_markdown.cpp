@@ -108,7 +108,11 @@ std::string render_compare_markdown(const Comparison& c, const Report& base, con
          " same · " + std::to_string(n.added) + " added\n\n";
   out += "base `" + opt.base_label + "` (" + git_label(base) + ") → new `" + opt.head_label +
          "` (" + git_label(head) + ") · " + head.device.name + " · " + head.config.precision +
-         " · threshold " + md::format_percent(c.options.threshold * 100.0) + " · noise " +
+         " · threshold " + md::format_percent(c.options.threshold * 100.0) +
+         (c.options.layer_threshold >= 0.0
+              ? " (per layer " + md::format_percent(c.options.layer_threshold * 100.0) + ")"
+              : std::string()) +
+         " · noise " +
          md::format_fixed(c.options.noise_factor, 1) + " × CV\n";
   for (const std::string& w : c.warnings) out += "\n- warning: " + w;
   if (!c.warnings.empty()) out += "\n";

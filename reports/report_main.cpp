@@ -1,6 +1,7 @@
 // mbv2_report: the report tools' command line.
 //
-//   mbv2_report compare BASE.json NEW.json [--threshold=5%] [--noise-factor=2] [--all]
+//   mbv2_report compare BASE.json NEW.json [--threshold=5%] [--layer-threshold=P%]
+//                       [--noise-factor=2] [--all]
 //                       [--markdown-out=FILE]
 //   mbv2_report summary REPORT.json [--markdown-out=FILE]
 //
@@ -29,6 +30,7 @@ constexpr const char* kUsage =
     "\n"
     "  compare BASE.json NEW.json   compare two reports; markdown verdict on stdout\n"
     "      --threshold=P%           relative change that counts (default 5%)\n"
+    "      --layer-threshold=P%     the same for per-layer rows only (default: --threshold)\n"
     "      --noise-factor=F         a change must exceed F x the larger CV (default 2)\n"
     "      --all                    list every row, not only the changed ones\n"
     "      --markdown-out=FILE      also write the markdown to FILE\n"
@@ -43,6 +45,7 @@ constexpr const char* kUsage =
 struct Args {
   std::vector<std::string> files;
   double threshold = 0.05;
+  double layer_threshold = -1.0;
   double noise_factor = 2.0;
   bool all = false;
   std::string markdown_out;
@@ -64,6 +67,16 @@ double parse_number(const std::string& text, const std::string& flag, const char
   return v;
 }
 
+/// "5%" or "5" → 0.05; 0% to 99%.
+double parse_percent(const std::string& value, const std::string& flag) {
+  std::string number = value;
+  if (!number.empty() && number.back() == '%') number.pop_back();
+  const double pct = parse_number(number, flag, "a percentage such as 5%");
+  if (pct < 0.0 || pct >= 100.0)
+    throw mbv2::InputError("invalid " + flag + "='" + value + "': expected 0% to 99%");
+  return pct / 100.0;
+}
+
 Args parse_args(const std::string& command, int argc, char** argv) {
   Args a;
   for (int i = 2; i < argc; ++i) {
@@ -72,12 +85,9 @@ Args parse_args(const std::string& command, int argc, char** argv) {
     if (arg.rfind("--", 0) != 0) {
       a.files.push_back(arg);
     } else if (command == "compare" && take_value(arg, "--threshold", &value)) {
-      std::string number = value;
-      if (!number.empty() && number.back() == '%') number.pop_back();
-      const double pct = parse_number(number, "--threshold", "a percentage such as 5%");
-      if (pct < 0.0 || pct >= 100.0)
-        throw mbv2::InputError("invalid --threshold='" + value + "': expected 0% to 99%");
-      a.threshold = pct / 100.0;
+      a.threshold = parse_percent(value, "--threshold");
+    } else if (command == "compare" && take_value(arg, "--layer-threshold", &value)) {
+      a.layer_threshold = parse_percent(value, "--layer-threshold");
     } else if (command == "compare" && take_value(arg, "--noise-factor", &value)) {
       a.noise_factor = parse_number(value, "--noise-factor", "a number such as 2");
       if (a.noise_factor < 0.0)
@@ -116,6 +126,7 @@ int run_compare(const Args& a) {
   const mbv2::Report head = mbv2::read_report(a.files[1]);
   mbv2::CompareOptions options;
   options.threshold = a.threshold;
+  options.layer_threshold = a.layer_threshold;
   options.noise_factor = a.noise_factor;
   const mbv2::Comparison c = mbv2::compare_reports(base, head, options);
   mbv2::CompareRenderOptions render;

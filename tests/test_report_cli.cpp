@@ -102,6 +102,11 @@ TEST_F(ReportCli, ThresholdFlagAndMarkdownOut) {
   const std::string head_path = write(head, "slower.json");
   EXPECT_EQ(compare(head_path, "--threshold=40%").exit_code, 0);
   EXPECT_EQ(compare(head_path, "--threshold=10").exit_code, 1);
+  // A per-layer threshold: the 30% slower layer passes at 40% per layer, and the header says so.
+  const auto layer_loose = compare(head_path, "--layer-threshold=40%");
+  EXPECT_EQ(layer_loose.exit_code, 0) << layer_loose.out;
+  EXPECT_NE(layer_loose.out.find("(per layer 40"), std::string::npos) << layer_loose.out;
+  EXPECT_EQ(compare(head_path, "--threshold=40% --layer-threshold=10%").exit_code, 1);
   const std::string md_path = dir_ + "/summary.md";
   const auto r = compare(head_path, "--all --markdown-out=" + shell_quote(md_path));
   EXPECT_EQ(r.exit_code, 1);
@@ -162,6 +167,9 @@ TEST_F(ReportCli, UsageErrorsExitTwoOnOneLine) {
         "compare " + shell_quote(base_path_) + " " + shell_quote(base_path_) + " --bogus",
         "compare " + shell_quote(base_path_) + " " + shell_quote(base_path_) + " --threshold=abc",
         "compare " + shell_quote(base_path_) + " " + shell_quote(base_path_) + " --threshold=150%",
+        "compare " + shell_quote(base_path_) + " " + shell_quote(base_path_) + " --layer-threshold=-1%",
+        "compare " + shell_quote(base_path_) + " " + shell_quote(base_path_) + " --layer-threshold=",
+        "summary " + shell_quote(base_path_) + " --layer-threshold=10%",
         "summary " + shell_quote(base_path_) + " --all"}) {
     const auto r = report_tool(args);
     EXPECT_EQ(r.exit_code, 2) << args;

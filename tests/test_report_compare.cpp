@@ -240,6 +240,22 @@ TEST(ReportCompareReports, NoiseWithinSpreadIsSameOrInconclusive) {
   EXPECT_EQ(compare_exit_code(noisy), 2);
 }
 
+// --layer-threshold: per-layer rows get their own threshold, end-to-end rows keep --threshold.
+TEST(ReportCompareReports, LayerThresholdAppliesToLayerRowsOnly) {
+  const Report base = test::synthetic_report();
+  Report layers_slower = base;
+  test::scale_timing(test::layer_result(layers_slower, 3, 1, "warm", "custom").timing, 1.09);
+  CompareOptions loose = kDefaults;
+  loose.layer_threshold = 0.15;
+  EXPECT_EQ(compare_exit_code(compare_reports(base, layers_slower, kDefaults)), 1);
+  EXPECT_EQ(compare_exit_code(compare_reports(base, layers_slower, loose)), 0);
+  Report e2e_slower = base;
+  for (EndToEndRow& row : e2e_slower.end_to_end) test::scale_timing(row.results[0].timing, 1.09);
+  const Comparison e2e = compare_reports(base, e2e_slower, loose);
+  EXPECT_EQ(compare_exit_code(e2e), 1);
+  EXPECT_EQ(e2e.counts.slower, int(e2e_slower.end_to_end.size()));
+}
+
 TEST(ReportCompareReports, RegressionOutranksInconclusive) {
   const Report base = test::synthetic_report();
   Report head = base;
