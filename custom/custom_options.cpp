@@ -73,7 +73,6 @@ CustomOptions CustomOptions::from_env() {
     throw InputError("MBV2_CUSTOM_BLOCK_SLICES='1': expected 0 or 2..16");
   o.pw_splitk = env_int("MBV2_CUSTOM_PW_SPLITK", 0, 64, o.pw_splitk);
   o.block_rows = env_int("MBV2_CUSTOM_BLOCK_ROWS", 0, 4096, o.block_rows);
-
   if (const char* v = env("MBV2_CUSTOM_BLOCK_TM")) {
     const std::string s(v);
     auto tm = [](char c) { return c == '0' || c == '1' || c == '2' || c == '4'; };
