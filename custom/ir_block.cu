@@ -27,6 +27,9 @@
 //   v2.1 push reduction: peers store their partials into the owner's shared memory after an
 //       early cluster-barrier arrive; one cluster barrier, local loads (H200 b1: 174.5 vs
 //       181 µs with the pull). Pull and a 64-register build (210 µs) removed after measuring.
+//   v2.2 (branch next/weight-copy-issue, NOT measured yet) weight and input copies issued
+//       by rows of chunks (for_rows_chunks): one division per thread instead of a division
+//       and a modulo per 16-byte chunk.
 //   Tried and reverted (commit 5263da6 has the code): chains of consecutive blocks in one
 //       persistent kernel with a grid barrier between blocks. H200 batch 1: 180 vs 171 µs
 //       (one kernel per block with PDL is cheaper than the barrier; custom/NOTES.md).
@@ -36,6 +39,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <sstream>
 #include <stdexcept>
 
@@ -50,7 +54,7 @@ namespace {
 
 // Float offsets of the kernel's shared-memory arrays (all multiples of 4 floats).
 struct IrSmem {
-  int x, we, be, wd, bd, e, d, wp, p, total;
+  int x, we, be, wd, bd, pb, e, d, wp, p, total;
 };
 
 __host__ __device__ inline IrSmem ir_smem_layout(int in_rows, int w, int cin4, int cs, int q,
@@ -65,6 +69,7 @@ __host__ __device__ inline IrSmem ir_smem_layout(int in_rows, int w, int cin4, i
   s.be = o, o += cs;                  // expand bias
   s.wd = o, o += 9 * cs;              // depthwise taps              [9][cs]
   s.bd = o, o += cs;                  // depthwise bias
+  s.pb = o, o += cout4;               // projection bias
   s.e = o, o += in_rows * w * (cs + 4);  // expanded rows            [in_rows * W][cs + 4]
   s.d = o, o += q * (cs + 4);            // depthwise outputs        [rows * OW][cs + 4]
   s.wp = o, o += stage_project ? cs * cout4 : 0;  // projection weights [cs][cout4]
@@ -81,7 +86,7 @@ struct IrParams {
   int h, w, cin, ch, oh, ow, cout, stride, pad;
   int rows, in_rows, bands, slice_ch, tm_expand, tm_project;
   int cin4, ldh, ldo;
-  int stage_project, expand_relu6, dw_relu6, project_relu6, vec_out;
+  int stage_project, expand_relu6, dw_relu6, project_relu6, vec_out, res_in_x;
   IrSmem sm;
 };
 
@@ -153,8 +158,36 @@ __device__ __forceinline__ void tile_gemm_tm(int tm, const float* A, int lda, co
     tile_gemm<1>(A, lda, B, ldb, M, NQ, K, epi);
 }
 
-// (1) The slice's weights: constant, so fetched before waiting for the previous kernel. Columns past padded4(Ch) and rows past Cin / Ch are
-// zero-filled: zero weights make the padded hidden channels exactly 0 all the way through.
+// f(row, chunk) for every row < rows and chunk < chunks, rows of `chunks` consecutive chunks:
+// each warp takes 32 / chunks whole rows per pass (or one row, 32 chunks at a time), so a
+// thread does one division in all instead of a division and a modulo per chunk (the phase
+// trace of session 4 put the weight-copy issue, 1-3 µs per block, on the critical path).
+template <class F>
+__device__ __forceinline__ void for_rows_chunks(int rows, int chunks, F&& f) {
+  constexpr int kWarps = kIrBlockThreads / 32;
+  const int warp = int(threadIdx.x) / 32, lane = int(threadIdx.x) % 32;
+  if (chunks <= 0) return;
+  if (chunks >= 32) {
+    for (int r = warp; r < rows; r += kWarps)
+      for (int c = lane; c < chunks; c += 32) f(r, c);
+    return;
+  }
+  const int per_warp = 32 / chunks;  // rows per warp and pass
+  const int sub = lane / chunks, c = lane - sub * chunks;
+  if (sub >= per_warp) return;  // the lanes past per_warp * chunks
+  for (int r = warp * per_warp + sub; r < rows; r += kWarps * per_warp) f(r, c);
+}
+
+// (1) The slice's weights: constant, so fetched before waiting for the previous kernel.
+// Columns past padded4(Ch) and rows past Cin / Ch are zero-filled: zero weights make the
+// padded hidden channels exactly 0 all the way through.
+// Experiment bits (temporary): 1 = copies issued by rows of chunks, 2 = projection bias
+// staged in shared memory and the residual read from the staged input rows, 4 = dependents
+// launched right after the weight copies are issued, 8 = fewer divisions in the zero fill
+// and the depthwise loop.
+constexpr int kVRows = 1, kVSmemEpi = 2, kVEarly = 4, kVIdx = 8;
+
+template <int V>
 __device__ __forceinline__ void ir_stage_weights(const IrParams& p, float* smem) {
   constexpr int T = kIrBlockThreads;
   const int tid = threadIdx.x;
@@ -165,24 +198,49 @@ __device__ __forceinline__ void ir_stage_weights(const IrParams& p, float* smem)
   float* Wds = smem + p.sm.wd;
   float* Bds = smem + p.sm.bd;
   float* Wps = smem + p.sm.wp;
-  for (int f = tid; f < p.cin4 * cq; f += T) {
-    const int k = f / cq, j = (f % cq) * 4;
-    const bool v = k < p.cin && c0 + j < p.ldh;
-    cp_async16(Wes + k * CS + j, v ? p.a.expand_w + size_t(k) * p.ldh + c0 + j : p.a.expand_w, v);
-  }
-  for (int f = tid; f < 11 * cq; f += T) {  // 9 taps, then the two biases
-    const int row = f / cq, j = (f % cq) * 4;
-    const bool v = c0 + j < p.ldh;
-    const float* src = row < 9 ? p.a.dw_w + size_t(row) * p.ldh : (row == 9 ? p.a.dw_b : p.a.expand_b);
-    float* dst = row < 9 ? Wds + row * CS : (row == 9 ? Bds : Bes);
-    cp_async16(dst + j, v ? src + c0 + j : src, v);
-  }
-  if (p.stage_project) {
-    for (int f = tid; f < CS * oq; f += T) {
-      const int c = f / oq, j = (f % oq) * 4;
-      const bool v = c0 + c < p.ch;
-      cp_async16(Wps + c * p.ldo + j, v ? p.a.project_w + size_t(c0 + c) * p.ldo + j : p.a.project_w, v);
+  if constexpr ((V & kVRows) != 0) {
+    for_rows_chunks(p.cin4, cq, [&](int k, int q) {
+      const int j = q * 4;
+      const bool v = k < p.cin && c0 + j < p.ldh;
+      cp_async16(Wes + k * CS + j, v ? p.a.expand_w + size_t(k) * p.ldh + c0 + j : p.a.expand_w, v);
+    });
+    for_rows_chunks(11, cq, [&](int row, int q) {  // 9 taps, then the two biases
+      const int j = q * 4;
+      const bool v = c0 + j < p.ldh;
+      const float* src = row < 9 ? p.a.dw_w + size_t(row) * p.ldh : (row == 9 ? p.a.dw_b : p.a.expand_b);
+      float* dst = row < 9 ? Wds + row * CS : (row == 9 ? Bds : Bes);
+      cp_async16(dst + j, v ? src + c0 + j : src, v);
+    });
+    if (p.stage_project) {
+      for_rows_chunks(CS, oq, [&](int c, int q) {
+        const int j = q * 4;
+        const bool v = c0 + c < p.ch;
+        cp_async16(Wps + c * p.ldo + j, v ? p.a.project_w + size_t(c0 + c) * p.ldo + j : p.a.project_w, v);
+      });
     }
+  } else {
+    for (int f = tid; f < p.cin4 * cq; f += T) {
+      const int k = f / cq, j = (f % cq) * 4;
+      const bool v = k < p.cin && c0 + j < p.ldh;
+      cp_async16(Wes + k * CS + j, v ? p.a.expand_w + size_t(k) * p.ldh + c0 + j : p.a.expand_w, v);
+    }
+    for (int f = tid; f < 11 * cq; f += T) {  // 9 taps, then the two biases
+      const int row = f / cq, j = (f % cq) * 4;
+      const bool v = c0 + j < p.ldh;
+      const float* src = row < 9 ? p.a.dw_w + size_t(row) * p.ldh : (row == 9 ? p.a.dw_b : p.a.expand_b);
+      float* dst = row < 9 ? Wds + row * CS : (row == 9 ? Bds : Bes);
+      cp_async16(dst + j, v ? src + c0 + j : src, v);
+    }
+    if (p.stage_project) {
+      for (int f = tid; f < CS * oq; f += T) {
+        const int c = f / oq, j = (f % oq) * 4;
+        const bool v = c0 + c < p.ch;
+        cp_async16(Wps + c * p.ldo + j, v ? p.a.project_w + size_t(c0 + c) * p.ldo + j : p.a.project_w, v);
+      }
+    }
+  }
+  if constexpr ((V & kVSmemEpi) != 0) {
+    for (int q = tid; q < oq; q += T) cp_async16(smem + p.sm.pb + 4 * q, p.a.project_b + 4 * q, true);
   }
   cp_async_commit();
   // Push reduction: peers store into this block's shared memory in step 5, which is legal only
@@ -191,6 +249,7 @@ __device__ __forceinline__ void ir_stage_weights(const IrParams& p, float* smem)
 }
 
 // (2)-(6): everything after the wait.
+template <int V>
 __device__ __forceinline__ void ir_compute(const IrParams& p, float* smem) {
   namespace cg = cooperative_groups;
   constexpr int T = kIrBlockThreads;
@@ -218,10 +277,16 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, float* smem) {
   const float* x_band = x_img + (size_t(ih0 + r_lo) * p.w) * p.cin;  // rows are contiguous
   float* xs_band = Xs + r_lo * p.w * ldx;
   if (p.cin % 4 == 0) {
-    const int kq = p.cin / 4;
-    for (int f = tid; f < npix * kq; f += T) {
-      const int pix = f / kq, j = (f % kq) * 4;
-      cp_async16(xs_band + pix * ldx + j, x_band + size_t(pix) * p.cin + j, true);
+    if constexpr ((V & kVRows) != 0) {
+      for_rows_chunks(npix, p.cin / 4, [&](int pix, int q) {
+        cp_async16(xs_band + pix * ldx + q * 4, x_band + size_t(pix) * p.cin + q * 4, true);
+      });
+    } else {
+      const int kq = p.cin / 4;
+      for (int f = tid; f < npix * kq; f += T) {
+        const int pix = f / kq, j = (f % kq) * 4;
+        cp_async16(xs_band + pix * ldx + j, x_band + size_t(pix) * p.cin + j, true);
+      }
     }
   } else {
     for (int f = tid; f < npix * p.cin4; f += T) {
@@ -231,9 +296,17 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, float* smem) {
   }
   cp_async_commit();
   // Expanded rows outside the image are the depthwise zero padding.
-  for (int f = tid; f < p.in_rows * p.w * cq; f += T) {
-    const int pix = f / cq, r = pix / p.w;
-    if (r < r_lo || r >= r_hi) st4(Es + pix * lde + (f % cq) * 4, make_float4(0.f, 0.f, 0.f, 0.f));
+  if constexpr ((V & kVIdx) != 0) {
+    // Whole padded rows are contiguous float4 ranges: no index arithmetic per item.
+    const int top = r_lo * p.w * lde / 4, bottom = r_hi * p.w * lde / 4, all = p.in_rows * p.w * lde / 4;
+    float4* E4 = reinterpret_cast<float4*>(Es);
+    for (int f = tid; f < top; f += T) E4[f] = make_float4(0.f, 0.f, 0.f, 0.f);
+    for (int f = bottom + tid; f < all; f += T) E4[f] = make_float4(0.f, 0.f, 0.f, 0.f);
+  } else {
+    for (int f = tid; f < p.in_rows * p.w * cq; f += T) {
+      const int pix = f / cq, r = pix / p.w;
+      if (r < r_lo || r >= r_hi) st4(Es + pix * lde + (f % cq) * 4, make_float4(0.f, 0.f, 0.f, 0.f));
+    }
   }
   cp_async_wait<0>();
   __syncthreads();
@@ -253,9 +326,7 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, float* smem) {
   // (4) Depthwise 3x3 of the band's output rows.
   const int rows_valid = min(p.rows, p.oh - oh0);
   const int qv = rows_valid * p.ow;
-  for (int f = tid; f < qv * cq; f += T) {
-    const int c = (f % cq) * 4, q = f / cq;
-    const int lr = q / p.ow, ow = q % p.ow;
+  auto dw_item = [&](int q, int lr, int ow, int c) {
     float4 acc = f4(Bds + c);
 #pragma unroll
     for (int i = 0; i < 3; ++i) {
@@ -270,6 +341,20 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, float* smem) {
       }
     }
     st4(Ds + q * lde + c, p.dw_relu6 ? relu6_4(acc) : acc);
+  };
+  const int pp = T / cq;  // pixels per pass when each thread keeps one channel quad
+  if ((V & kVIdx) != 0 && pp > 0) {
+    const int q0 = tid / cq, c = (tid - q0 * cq) * 4;
+    if (q0 < pp)
+      for (int q = q0; q < qv; q += pp) {
+        const int lr = q / p.ow;
+        dw_item(q, lr, q - lr * p.ow, c);
+      }
+  } else {
+    for (int f = tid; f < qv * cq; f += T) {
+      const int c = (f % cq) * 4, q = f / cq;
+      dw_item(q, q / p.ow, q % p.ow, c);
+    }
   }
   __syncthreads();
 
@@ -293,7 +378,7 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, float* smem) {
       cluster.map_shared_rank(P4, owner)[rank * per + (e - owner * per)] = v;
     });
   }
-  pdl_launch_dependents();
+  if constexpr ((V & kVEarly) == 0) pdl_launch_dependents();
   cluster.sync();  // every peer's stores are visible
   const int end = min(per, total - rank * per);
   for (int i = tid; i < end; i += T) {
@@ -301,29 +386,51 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, float* smem) {
     float4 v = P4[i];
     for (int s = 1; s < slices; ++s) v = add4(v, P4[s * per + i]);
     const int q = e / oq, o = (e % oq) * 4;
-    v = add4(v, __ldg(reinterpret_cast<const float4*>(p.a.project_b + o)));
-    const int oh = oh0 + q / p.ow, ow = q % p.ow;
-    const size_t base = ((size_t(img) * p.oh + oh) * p.ow + ow) * p.cout + o;
-    if (p.vec_out) {
-      if (p.a.residual) v = add4(v, __ldg(reinterpret_cast<const float4*>(p.a.residual + base)));
-      st4(p.a.out + base, p.project_relu6 ? relu6_4(v) : v);
+    const int lr = q / p.ow, ow = q - lr * p.ow;
+    const size_t base = ((size_t(img) * p.oh + oh0 + lr) * p.ow + ow) * p.cout + o;
+    if constexpr ((V & kVSmemEpi) != 0) {
+      // Bias from shared memory; a residual that is the block's own input (stride 1, same
+      // shape) from the staged input rows (output row lr is staged row lr + 1).
+      v = add4(v, f4(smem + p.sm.pb + o));
+      const float* xr = p.res_in_x ? Xs + ((lr + 1) * p.w + ow) * ldx + o : nullptr;
+      if (p.vec_out) {
+        if (xr) v = add4(v, f4(xr));
+        else if (p.a.residual) v = add4(v, __ldg(reinterpret_cast<const float4*>(p.a.residual + base)));
+        st4(p.a.out + base, p.project_relu6 ? relu6_4(v) : v);
+      } else {
+        const float vals[4] = {v.x, v.y, v.z, v.w};
+        for (int j = 0; j < 4 && o + j < p.cout; ++j) {
+          float y = vals[j];
+          if (xr) y += xr[j];
+          else if (p.a.residual) y += p.a.residual[base + j];
+          p.a.out[base + j] = p.project_relu6 ? relu6(y) : y;
+        }
+      }
     } else {
-      const float vals[4] = {v.x, v.y, v.z, v.w};
-      for (int j = 0; j < 4 && o + j < p.cout; ++j) {
-        float y = vals[j];
-        if (p.a.residual) y += p.a.residual[base + j];
-        p.a.out[base + j] = p.project_relu6 ? relu6(y) : y;
+      v = add4(v, __ldg(reinterpret_cast<const float4*>(p.a.project_b + o)));
+      if (p.vec_out) {
+        if (p.a.residual) v = add4(v, __ldg(reinterpret_cast<const float4*>(p.a.residual + base)));
+        st4(p.a.out + base, p.project_relu6 ? relu6_4(v) : v);
+      } else {
+        const float vals[4] = {v.x, v.y, v.z, v.w};
+        for (int j = 0; j < 4 && o + j < p.cout; ++j) {
+          float y = vals[j];
+          if (p.a.residual) y += p.a.residual[base + j];
+          p.a.out[base + j] = p.project_relu6 ? relu6(y) : y;
+        }
       }
     }
   }
   // Every remote store happened before the barrier above, so blocks leave when done.
 }
 
+template <int V>
 __global__ void __launch_bounds__(kIrBlockThreads, 1) ir_block_kernel(const IrParams p) {
   extern __shared__ __align__(16) float smem[];
-  ir_stage_weights(p, smem);
+  ir_stage_weights<V>(p, smem);
+  if constexpr ((V & kVEarly) != 0) pdl_launch_dependents();
   pdl_wait();
-  ir_compute(p, smem);
+  ir_compute<V>(p, smem);
 }
 
 // Rows per thread tile. A step of 4 k costs each thread 4 B + tm A float4 shared loads and
@@ -432,10 +539,37 @@ bool ir_block_auto_fuses(const IrBlockShape& s) {
   return int64_t(s.n) * s.h * s.w <= 56 * 56;
 }
 
+namespace {
+using IrKernel = void (*)(const IrParams);
+// Experiment (temporary): MBV2_CUSTOM_IR_VARIANT picks the instantiation.
+constexpr int kVariants[] = {0, 1, 2, 3, 4, 8, 11, 15};
+IrKernel kernel_of(int v) {
+  switch (v) {
+    case 1: return ir_block_kernel<1>;
+    case 2: return ir_block_kernel<2>;
+    case 3: return ir_block_kernel<3>;
+    case 4: return ir_block_kernel<4>;
+    case 8: return ir_block_kernel<8>;
+    case 11: return ir_block_kernel<11>;
+    case 15: return ir_block_kernel<15>;
+    default: return ir_block_kernel<0>;
+  }
+}
+IrKernel chosen_kernel() {
+  static const int v = [] {
+    const char* e = std::getenv("MBV2_CUSTOM_IR_VARIANT");
+    return e ? std::atoi(e) : 0;
+  }();
+  return kernel_of(v);
+}
+}  // namespace
+
 void configure_ir_block(size_t smem_bytes) {
-  MBV2_CUDA_CHECK(cudaFuncSetAttribute(ir_block_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                       int(std::max<size_t>(smem_bytes, 48 * 1024))));
-  MBV2_CUDA_CHECK(cudaFuncSetAttribute(ir_block_kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
+  for (int v : kVariants) {
+    MBV2_CUDA_CHECK(cudaFuncSetAttribute(kernel_of(v), cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                         int(std::max<size_t>(smem_bytes, 48 * 1024))));
+    MBV2_CUDA_CHECK(cudaFuncSetAttribute(kernel_of(v), cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
+  }
 }
 
 int ir_block_max_active_clusters(const IrBlockPlan& plan) {
@@ -452,7 +586,7 @@ int ir_block_max_active_clusters(const IrBlockPlan& plan) {
   config.numAttrs = 1;
   int clusters = 0;
   MBV2_CUDA_CHECK(cudaOccupancyMaxActiveClusters(
-      &clusters, ir_block_kernel, &config));
+      &clusters, ir_block_kernel<0>, &config));
   return clusters;
 }
 
@@ -476,6 +610,8 @@ IrParams make_params(const IrBlockShape& s, const IrBlockPlan& plan, const IrBlo
   p.cin4 = padded4(s.cin), p.ldh = padded4(s.ch), p.ldo = padded4(s.cout);
   p.stage_project = plan.stage_project;
   p.expand_relu6 = s.expand_relu6, p.dw_relu6 = s.dw_relu6, p.project_relu6 = s.project_relu6;
+  p.res_in_x = s.residual && a.residual == a.x && s.stride == 1 && s.pad == 1 && s.h == s.oh &&
+               s.w == s.ow && s.cin == s.cout;
   p.vec_out = s.cout % 4 == 0 && aligned16(a.out) && (!p.a.residual || aligned16(p.a.residual));
   p.sm = layout_of(s, plan);
   if (size_t(p.sm.total) * sizeof(float) != plan.smem_bytes)
@@ -489,7 +625,7 @@ void launch_ir_block(const IrBlockShape& s, const IrBlockPlan& plan, const IrBlo
                      cudaStream_t stream, bool pdl) {
   const IrParams p = make_params(s, plan, a);
   const dim3 grid(unsigned(plan.bands * s.n), 1u, unsigned(plan.slices));
-  launch_kernel_cluster(ir_block_kernel, grid, dim3(kIrBlockThreads), plan.smem_bytes, stream, pdl,
+  launch_kernel_cluster(chosen_kernel(), grid, dim3(kIrBlockThreads), plan.smem_bytes, stream, pdl,
                         unsigned(plan.slices), p);
 }
 
