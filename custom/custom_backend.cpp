@@ -13,6 +13,7 @@
 #include "custom/custom_backend.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <optional>
 #include <sstream>
 
@@ -326,6 +327,7 @@ class CustomBackend final : public Backend {
     custom::IrBlockForce forced;
     forced.slices = options_.block_slices, forced.rows = options_.block_rows;
     forced.tm_expand = options_.block_tm_expand, forced.tm_project = options_.block_tm_project;
+    if (const char* env_t = std::getenv("MBV2_CUSTOM_IR_THREADS")) forced.threads = std::atoi(env_t);  // experiment
     custom::IrBlockPlan plan =
         custom::plan_ir_block(sh, sm_count_, size_t(smem_optin_), custom::kIrBlockMaxSlices, forced);
     if (plan.ok && plan.slices > custom::kIrBlockMaxPortableSlices &&

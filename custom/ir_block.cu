@@ -27,9 +27,6 @@
 //   v2.1 push reduction: peers store their partials into the owner's shared memory after an
 //       early cluster-barrier arrive; one cluster barrier, local loads (H200 b1: 174.5 vs
 //       181 µs with the pull). Pull and a 64-register build (210 µs) removed after measuring.
-//   v2.2 (branch next/weight-copy-issue, NOT measured yet) weight and input copies issued
-//       by rows of chunks (for_rows_chunks): one division per thread instead of a division
-//       and a modulo per 16-byte chunk.
 //   Tried and reverted (commit 5263da6 has the code): chains of consecutive blocks in one
 //       persistent kernel with a grid barrier between blocks. H200 batch 1: 180 vs 171 µs
 //       (one kernel per block with PDL is cheaper than the barrier; custom/NOTES.md).
@@ -104,12 +101,12 @@ __device__ __forceinline__ float4 add4(float4 a, float4 b) {
 // epi(m, q, value). A: shared memory, row stride lda (multiple of 4, columns up to
 // round-up-4(K) readable). B: shared or global, row stride ldb (multiple of 4), rows < K
 // only are read. Each thread takes TM rows x one quad at a time.
-template <int TM, class Epi>
+template <int TM, int kT, class Epi>
 __device__ __forceinline__ void tile_gemm(const float* A, int lda, const float* B, int ldb, int M,
                                           int NQ, int K, Epi&& epi) {
   const int tiles = (M + TM - 1) / TM * NQ;
   const int k4 = K & ~3;
-  for (int t = threadIdx.x; t < tiles; t += kIrBlockThreads) {
+  for (int t = threadIdx.x; t < tiles; t += kT) {
     const int q = t % NQ, m0 = (t / NQ) * TM;
     const float* a[TM];
 #pragma unroll
@@ -147,49 +144,26 @@ __device__ __forceinline__ void tile_gemm(const float* A, int lda, const float* 
   }
 }
 
-template <class Epi>
+template <int kT, class Epi>
 __device__ __forceinline__ void tile_gemm_tm(int tm, const float* A, int lda, const float* B, int ldb,
                                              int M, int NQ, int K, Epi&& epi) {
   if (tm >= 4)
-    tile_gemm<4>(A, lda, B, ldb, M, NQ, K, epi);
+    tile_gemm<4, kT>(A, lda, B, ldb, M, NQ, K, epi);
   else if (tm == 2)
-    tile_gemm<2>(A, lda, B, ldb, M, NQ, K, epi);
+    tile_gemm<2, kT>(A, lda, B, ldb, M, NQ, K, epi);
   else
-    tile_gemm<1>(A, lda, B, ldb, M, NQ, K, epi);
+    tile_gemm<1, kT>(A, lda, B, ldb, M, NQ, K, epi);
 }
 
-// f(row, chunk) for every row < rows and chunk < chunks, rows of `chunks` consecutive chunks:
-// each warp takes 32 / chunks whole rows per pass (or one row, 32 chunks at a time), so a
-// thread does one division in all instead of a division and a modulo per chunk (the phase
-// trace of session 4 put the weight-copy issue, 1-3 µs per block, on the critical path).
-template <class F>
-__device__ __forceinline__ void for_rows_chunks(int rows, int chunks, F&& f) {
-  constexpr int kWarps = kIrBlockThreads / 32;
-  const int warp = int(threadIdx.x) / 32, lane = int(threadIdx.x) % 32;
-  if (chunks <= 0) return;
-  if (chunks >= 32) {
-    for (int r = warp; r < rows; r += kWarps)
-      for (int c = lane; c < chunks; c += 32) f(r, c);
-    return;
-  }
-  const int per_warp = 32 / chunks;  // rows per warp and pass
-  const int sub = lane / chunks, c = lane - sub * chunks;
-  if (sub >= per_warp) return;  // the lanes past per_warp * chunks
-  for (int r = warp * per_warp + sub; r < rows; r += kWarps * per_warp) f(r, c);
-}
+// (1) The slice's weights: constant, so fetched before waiting for the previous kernel. Columns past padded4(Ch) and rows past Cin / Ch are
+// zero-filled: zero weights make the padded hidden channels exactly 0 all the way through.
+// Experiment bits (temporary): 2 = projection bias staged in shared memory and the residual
+// read from the staged input rows, 4 = dependents launched before the weight copies.
+constexpr int kVSmemEpi = 2, kVEarly = 4;
 
-// (1) The slice's weights: constant, so fetched before waiting for the previous kernel.
-// Columns past padded4(Ch) and rows past Cin / Ch are zero-filled: zero weights make the
-// padded hidden channels exactly 0 all the way through.
-// Experiment bits (temporary): 1 = copies issued by rows of chunks, 2 = projection bias
-// staged in shared memory and the residual read from the staged input rows, 4 = dependents
-// launched right after the weight copies are issued, 8 = fewer divisions in the zero fill
-// and the depthwise loop.
-constexpr int kVRows = 1, kVSmemEpi = 2, kVEarly = 4, kVIdx = 8;
-
-template <int V>
+template <int V, int kT>
 __device__ __forceinline__ void ir_stage_weights(const IrParams& p, float* smem) {
-  constexpr int T = kIrBlockThreads;
+  constexpr int T = kT;
   const int tid = threadIdx.x;
   const int CS = p.slice_ch, cq = CS / 4, oq = p.ldo / 4;
   const int c0 = int(blockIdx.z) * CS;
@@ -198,45 +172,23 @@ __device__ __forceinline__ void ir_stage_weights(const IrParams& p, float* smem)
   float* Wds = smem + p.sm.wd;
   float* Bds = smem + p.sm.bd;
   float* Wps = smem + p.sm.wp;
-  if constexpr ((V & kVRows) != 0) {
-    for_rows_chunks(p.cin4, cq, [&](int k, int q) {
-      const int j = q * 4;
-      const bool v = k < p.cin && c0 + j < p.ldh;
-      cp_async16(Wes + k * CS + j, v ? p.a.expand_w + size_t(k) * p.ldh + c0 + j : p.a.expand_w, v);
-    });
-    for_rows_chunks(11, cq, [&](int row, int q) {  // 9 taps, then the two biases
-      const int j = q * 4;
-      const bool v = c0 + j < p.ldh;
-      const float* src = row < 9 ? p.a.dw_w + size_t(row) * p.ldh : (row == 9 ? p.a.dw_b : p.a.expand_b);
-      float* dst = row < 9 ? Wds + row * CS : (row == 9 ? Bds : Bes);
-      cp_async16(dst + j, v ? src + c0 + j : src, v);
-    });
-    if (p.stage_project) {
-      for_rows_chunks(CS, oq, [&](int c, int q) {
-        const int j = q * 4;
-        const bool v = c0 + c < p.ch;
-        cp_async16(Wps + c * p.ldo + j, v ? p.a.project_w + size_t(c0 + c) * p.ldo + j : p.a.project_w, v);
-      });
-    }
-  } else {
-    for (int f = tid; f < p.cin4 * cq; f += T) {
-      const int k = f / cq, j = (f % cq) * 4;
-      const bool v = k < p.cin && c0 + j < p.ldh;
-      cp_async16(Wes + k * CS + j, v ? p.a.expand_w + size_t(k) * p.ldh + c0 + j : p.a.expand_w, v);
-    }
-    for (int f = tid; f < 11 * cq; f += T) {  // 9 taps, then the two biases
-      const int row = f / cq, j = (f % cq) * 4;
-      const bool v = c0 + j < p.ldh;
-      const float* src = row < 9 ? p.a.dw_w + size_t(row) * p.ldh : (row == 9 ? p.a.dw_b : p.a.expand_b);
-      float* dst = row < 9 ? Wds + row * CS : (row == 9 ? Bds : Bes);
-      cp_async16(dst + j, v ? src + c0 + j : src, v);
-    }
-    if (p.stage_project) {
-      for (int f = tid; f < CS * oq; f += T) {
-        const int c = f / oq, j = (f % oq) * 4;
-        const bool v = c0 + c < p.ch;
-        cp_async16(Wps + c * p.ldo + j, v ? p.a.project_w + size_t(c0 + c) * p.ldo + j : p.a.project_w, v);
-      }
+  for (int f = tid; f < p.cin4 * cq; f += T) {
+    const int k = f / cq, j = (f % cq) * 4;
+    const bool v = k < p.cin && c0 + j < p.ldh;
+    cp_async16(Wes + k * CS + j, v ? p.a.expand_w + size_t(k) * p.ldh + c0 + j : p.a.expand_w, v);
+  }
+  for (int f = tid; f < 11 * cq; f += T) {  // 9 taps, then the two biases
+    const int row = f / cq, j = (f % cq) * 4;
+    const bool v = c0 + j < p.ldh;
+    const float* src = row < 9 ? p.a.dw_w + size_t(row) * p.ldh : (row == 9 ? p.a.dw_b : p.a.expand_b);
+    float* dst = row < 9 ? Wds + row * CS : (row == 9 ? Bds : Bes);
+    cp_async16(dst + j, v ? src + c0 + j : src, v);
+  }
+  if (p.stage_project) {
+    for (int f = tid; f < CS * oq; f += T) {
+      const int c = f / oq, j = (f % oq) * 4;
+      const bool v = c0 + c < p.ch;
+      cp_async16(Wps + c * p.ldo + j, v ? p.a.project_w + size_t(c0 + c) * p.ldo + j : p.a.project_w, v);
     }
   }
   if constexpr ((V & kVSmemEpi) != 0) {
@@ -249,10 +201,10 @@ __device__ __forceinline__ void ir_stage_weights(const IrParams& p, float* smem)
 }
 
 // (2)-(6): everything after the wait.
-template <int V>
+template <int V, int kT>
 __device__ __forceinline__ void ir_compute(const IrParams& p, float* smem) {
   namespace cg = cooperative_groups;
-  constexpr int T = kIrBlockThreads;
+  constexpr int T = kT;
   const int tid = threadIdx.x;
   const int band = int(blockIdx.x) % p.bands, img = int(blockIdx.x) / p.bands;
   const int CS = p.slice_ch, cq = CS / 4, oq = p.ldo / 4;
@@ -277,16 +229,10 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, float* smem) {
   const float* x_band = x_img + (size_t(ih0 + r_lo) * p.w) * p.cin;  // rows are contiguous
   float* xs_band = Xs + r_lo * p.w * ldx;
   if (p.cin % 4 == 0) {
-    if constexpr ((V & kVRows) != 0) {
-      for_rows_chunks(npix, p.cin / 4, [&](int pix, int q) {
-        cp_async16(xs_band + pix * ldx + q * 4, x_band + size_t(pix) * p.cin + q * 4, true);
-      });
-    } else {
-      const int kq = p.cin / 4;
-      for (int f = tid; f < npix * kq; f += T) {
-        const int pix = f / kq, j = (f % kq) * 4;
-        cp_async16(xs_band + pix * ldx + j, x_band + size_t(pix) * p.cin + j, true);
-      }
+    const int kq = p.cin / 4;
+    for (int f = tid; f < npix * kq; f += T) {
+      const int pix = f / kq, j = (f % kq) * 4;
+      cp_async16(xs_band + pix * ldx + j, x_band + size_t(pix) * p.cin + j, true);
     }
   } else {
     for (int f = tid; f < npix * p.cin4; f += T) {
@@ -296,17 +242,9 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, float* smem) {
   }
   cp_async_commit();
   // Expanded rows outside the image are the depthwise zero padding.
-  if constexpr ((V & kVIdx) != 0) {
-    // Whole padded rows are contiguous float4 ranges: no index arithmetic per item.
-    const int top = r_lo * p.w * lde / 4, bottom = r_hi * p.w * lde / 4, all = p.in_rows * p.w * lde / 4;
-    float4* E4 = reinterpret_cast<float4*>(Es);
-    for (int f = tid; f < top; f += T) E4[f] = make_float4(0.f, 0.f, 0.f, 0.f);
-    for (int f = bottom + tid; f < all; f += T) E4[f] = make_float4(0.f, 0.f, 0.f, 0.f);
-  } else {
-    for (int f = tid; f < p.in_rows * p.w * cq; f += T) {
-      const int pix = f / cq, r = pix / p.w;
-      if (r < r_lo || r >= r_hi) st4(Es + pix * lde + (f % cq) * 4, make_float4(0.f, 0.f, 0.f, 0.f));
-    }
+  for (int f = tid; f < p.in_rows * p.w * cq; f += T) {
+    const int pix = f / cq, r = pix / p.w;
+    if (r < r_lo || r >= r_hi) st4(Es + pix * lde + (f % cq) * 4, make_float4(0.f, 0.f, 0.f, 0.f));
   }
   cp_async_wait<0>();
   __syncthreads();
@@ -315,7 +253,7 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, float* smem) {
   {
     float* es_band = Es + r_lo * p.w * lde;
     const bool act = p.expand_relu6;
-    tile_gemm_tm(p.tm_expand, xs_band, ldx, Wes, CS, npix, cq, p.cin,
+    tile_gemm_tm<kT>(p.tm_expand, xs_band, ldx, Wes, CS, npix, cq, p.cin,
                  [&](int m, int q, float4 v) {
                    v = add4(v, f4(Bes + 4 * q));
                    st4(es_band + m * lde + 4 * q, act ? relu6_4(v) : v);
@@ -326,7 +264,9 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, float* smem) {
   // (4) Depthwise 3x3 of the band's output rows.
   const int rows_valid = min(p.rows, p.oh - oh0);
   const int qv = rows_valid * p.ow;
-  auto dw_item = [&](int q, int lr, int ow, int c) {
+  for (int f = tid; f < qv * cq; f += T) {
+    const int c = (f % cq) * 4, q = f / cq;
+    const int lr = q / p.ow, ow = q % p.ow;
     float4 acc = f4(Bds + c);
 #pragma unroll
     for (int i = 0; i < 3; ++i) {
@@ -341,20 +281,6 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, float* smem) {
       }
     }
     st4(Ds + q * lde + c, p.dw_relu6 ? relu6_4(acc) : acc);
-  };
-  const int pp = T / cq;  // pixels per pass when each thread keeps one channel quad
-  if ((V & kVIdx) != 0 && pp > 0) {
-    const int q0 = tid / cq, c = (tid - q0 * cq) * 4;
-    if (q0 < pp)
-      for (int q = q0; q < qv; q += pp) {
-        const int lr = q / p.ow;
-        dw_item(q, lr, q - lr * p.ow, c);
-      }
-  } else {
-    for (int f = tid; f < qv * cq; f += T) {
-      const int c = (f % cq) * 4, q = f / cq;
-      dw_item(q, q / p.ow, q % p.ow, c);
-    }
   }
   __syncthreads();
 
@@ -373,7 +299,7 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, float* smem) {
     // Every partial goes straight to its owner's shared memory, slot [rank][e - owner*per]:
     // posted remote stores, one cluster barrier, then only local loads.
     __cluster_barrier_wait();
-    tile_gemm_tm(p.tm_project, Ds, lde, B, p.ldo, qv, oq, kv, [&](int m, int q, float4 v) {
+    tile_gemm_tm<kT>(p.tm_project, Ds, lde, B, p.ldo, qv, oq, kv, [&](int m, int q, float4 v) {
       const int e = m * oq + q, owner = e / per;
       cluster.map_shared_rank(P4, owner)[rank * per + (e - owner * per)] = v;
     });
@@ -424,13 +350,15 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, float* smem) {
   // Every remote store happened before the barrier above, so blocks leave when done.
 }
 
-template <int V>
-__global__ void __launch_bounds__(kIrBlockThreads, 1) ir_block_kernel(const IrParams p) {
+// 512 threads: one block per SM. 256 threads: two blocks per SM, so that the next kernel's
+// blocks can be resident (weights staged) while this kernel runs.
+template <int V, int kT>
+__global__ void __launch_bounds__(kT, 512 / kT) ir_block_kernel(const IrParams p) {
   extern __shared__ __align__(16) float smem[];
-  ir_stage_weights<V>(p, smem);
   if constexpr ((V & kVEarly) != 0) pdl_launch_dependents();
+  ir_stage_weights<V, kT>(p, smem);
   pdl_wait();
-  ir_compute<V>(p, smem);
+  ir_compute<V, kT>(p, smem);
 }
 
 // Rows per thread tile. A step of 4 k costs each thread 4 B + tm A float4 shared loads and
@@ -438,14 +366,14 @@ __global__ void __launch_bounds__(kIrBlockThreads, 1) ir_block_kernel(const IrPa
 // per warp-wide 16-byte load), the FMA pipes (4 warp FMAs per cycle) and one thread's
 // dependent chain (~30 cycles of load latency + its FMAs per step). The first H200 profile
 // (pure per-thread instruction count, tm 1) was bound by the shared-memory pipe.
-int pick_tm(int m, int nq, int k) {
+int pick_tm(int m, int nq, int k, int threads) {
   int best = 4;
   int64_t best_cost = -1;
   const int64_t steps = (k + 3) / 4;
   for (int tm : {4, 2, 1}) {
     const int64_t tiles = int64_t((m + tm - 1) / tm) * nq;
     const int64_t warps = (tiles + 31) / 32;
-    const int64_t rounds = (tiles + kIrBlockThreads - 1) / kIrBlockThreads;
+    const int64_t rounds = (tiles + threads - 1) / threads;
     const int64_t lds = warps * steps * (4 + tm) * 4;
     const int64_t fma = warps * steps * 16 * tm / 4;
     const int64_t chain = rounds * steps * (30 + 16 * tm);
@@ -466,7 +394,7 @@ std::string IrBlockPlan::str(int batch) const {
   std::ostringstream s;
   if (!ok) return "ir_block<none: " + reason + ">";
   s << "ir_block<rows " << rows << ", " << slices << " x " << slice_ch << " ch, tm " << tm_expand
-    << "/" << tm_project << ", wp " << (stage_project ? "smem" : "L2") << "> ["
+    << "/" << tm_project << ", wp " << (stage_project ? "smem" : "L2") << ", " << threads << " thr> ["
     << int64_t(bands) * batch * slices << " blocks, " << smem_bytes << " B]";
   return s.str();
 }
@@ -528,8 +456,17 @@ IrBlockPlan plan_ir_block(const IrBlockShape& s, int sm_count, size_t smem_limit
   p.bands = (s.oh + p.rows - 1) / p.rows;
   if (int64_t(p.bands) * s.n > 0x7fffffff) return refuse("grid too large");
   auto tm_or = [](int forced, int picked) { return forced >= 4 ? 4 : forced >= 2 ? 2 : forced == 1 ? 1 : picked; };
-  p.tm_expand = tm_or(force.tm_expand, pick_tm(p.in_rows * s.w, p.slice_ch / 4, s.cin));
-  p.tm_project = tm_or(force.tm_project, pick_tm(p.rows * s.ow, padded4(s.cout) / 4, p.slice_ch));
+  p.tm_expand = tm_or(force.tm_expand, pick_tm(p.in_rows * s.w, p.slice_ch / 4, s.cin, kIrBlockThreads));
+  p.tm_project = tm_or(force.tm_project, pick_tm(p.rows * s.ow, padded4(s.cout) / 4, p.slice_ch, kIrBlockThreads));
+  // 256 threads when every GEMM phase has at most 256 thread tiles (then 512 threads leave
+  // half of them idle) and two blocks fit in an SM's shared memory.
+  p.threads = kIrBlockThreads;
+  if (force.threads == 256) {
+    auto tiles = [](int m, int nq, int tm) { return int64_t((m + tm - 1) / tm) * nq; };
+    if (tiles(p.in_rows * s.w, p.slice_ch / 4, p.tm_expand) <= 256 &&
+        tiles(p.rows * s.ow, padded4(s.cout) / 4, p.tm_project) <= 256)
+      p.threads = 256;
+  }
   p.smem_bytes = size_t(layout_of(s, p).total) * sizeof(float);
   p.ok = true;
   return p;
@@ -542,40 +479,36 @@ bool ir_block_auto_fuses(const IrBlockShape& s) {
 namespace {
 using IrKernel = void (*)(const IrParams);
 // Experiment (temporary): MBV2_CUSTOM_IR_VARIANT picks the instantiation.
-constexpr int kVariants[] = {0, 1, 2, 3, 4, 8, 11, 15};
-IrKernel kernel_of(int v) {
+IrKernel kernel_of(int v, int threads) {
+  const bool t = threads == 256;
   switch (v) {
-    case 1: return ir_block_kernel<1>;
-    case 2: return ir_block_kernel<2>;
-    case 3: return ir_block_kernel<3>;
-    case 4: return ir_block_kernel<4>;
-    case 8: return ir_block_kernel<8>;
-    case 11: return ir_block_kernel<11>;
-    case 15: return ir_block_kernel<15>;
-    default: return ir_block_kernel<0>;
+    case 4: return t ? ir_block_kernel<4, 256> : ir_block_kernel<4, 512>;
+    case 6: return t ? ir_block_kernel<6, 256> : ir_block_kernel<6, 512>;
+    default: return t ? ir_block_kernel<0, 256> : ir_block_kernel<0, 512>;
   }
 }
-IrKernel chosen_kernel() {
+int chosen_variant() {
   static const int v = [] {
     const char* e = std::getenv("MBV2_CUSTOM_IR_VARIANT");
     return e ? std::atoi(e) : 0;
   }();
-  return kernel_of(v);
+  return v;
 }
 }  // namespace
 
 void configure_ir_block(size_t smem_bytes) {
-  for (int v : kVariants) {
-    MBV2_CUDA_CHECK(cudaFuncSetAttribute(kernel_of(v), cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                         int(std::max<size_t>(smem_bytes, 48 * 1024))));
-    MBV2_CUDA_CHECK(cudaFuncSetAttribute(kernel_of(v), cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
-  }
+  for (int v : {0, 4, 6})
+    for (int t : {256, 512}) {
+      MBV2_CUDA_CHECK(cudaFuncSetAttribute(kernel_of(v, t), cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                           int(std::max<size_t>(smem_bytes, 48 * 1024))));
+      MBV2_CUDA_CHECK(cudaFuncSetAttribute(kernel_of(v, t), cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
+    }
 }
 
 int ir_block_max_active_clusters(const IrBlockPlan& plan) {
   cudaLaunchConfig_t config = {};
   config.gridDim = dim3(1u, 1u, unsigned(plan.slices));
-  config.blockDim = dim3(kIrBlockThreads);
+  config.blockDim = dim3(unsigned(plan.threads));
   config.dynamicSmemBytes = plan.smem_bytes;
   cudaLaunchAttribute attribute;
   attribute.id = cudaLaunchAttributeClusterDimension;
@@ -586,7 +519,7 @@ int ir_block_max_active_clusters(const IrBlockPlan& plan) {
   config.numAttrs = 1;
   int clusters = 0;
   MBV2_CUDA_CHECK(cudaOccupancyMaxActiveClusters(
-      &clusters, ir_block_kernel<0>, &config));
+      &clusters, kernel_of(0, plan.threads), &config));
   return clusters;
 }
 
@@ -625,7 +558,7 @@ void launch_ir_block(const IrBlockShape& s, const IrBlockPlan& plan, const IrBlo
                      cudaStream_t stream, bool pdl) {
   const IrParams p = make_params(s, plan, a);
   const dim3 grid(unsigned(plan.bands * s.n), 1u, unsigned(plan.slices));
-  launch_kernel_cluster(chosen_kernel(), grid, dim3(kIrBlockThreads), plan.smem_bytes, stream, pdl,
+  launch_kernel_cluster(kernel_of(chosen_variant(), plan.threads), grid, dim3(unsigned(plan.threads)), plan.smem_bytes, stream, pdl,
                         unsigned(plan.slices), p);
 }
 
