@@ -324,7 +324,7 @@ void pair_rows(const std::vector<Row>& base_rows, const std::vector<Row>& head_r
 
 Comparison compare_reports(const Report& base, const Report& head, const CompareOptions& opt) {
   CompareOptions layer_opt = opt;
-  if (opt.layer_threshold >= 0.0) layer_opt.threshold = opt.layer_threshold;
+  if (opt.layer_threshold) layer_opt.threshold = *opt.layer_threshold;
   Comparison out;
   out.options = opt;
   check_comparable(base, head, out);

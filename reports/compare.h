@@ -14,9 +14,9 @@ namespace mbv2 {
 
 struct CompareOptions {
   double threshold = 0.05;    ///< a relative change up to this is "same"
-  /// Per-layer rows only, when >= 0: their own threshold (batch-1 layers of a few µs and
+  /// Per-layer rows only, when set: their own threshold (batch-1 layers of a few µs and
   /// cuDNN's re-searched engines move more between runs than end-to-end rows do).
-  double layer_threshold = -1.0;
+  std::optional<double> layer_threshold;
   double noise_factor = 2.0;  ///< a change must exceed this times the larger CV to be clear
   int min_repetitions = 3;    ///< fewer samples than this give no spread to judge by
 };

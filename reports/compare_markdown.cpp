@@ -109,8 +109,8 @@ std::string render_compare_markdown(const Comparison& c, const Report& base, con
   out += "base `" + opt.base_label + "` (" + git_label(base) + ") → new `" + opt.head_label +
          "` (" + git_label(head) + ") · " + head.device.name + " · " + head.config.precision +
          " · threshold " + md::format_percent(c.options.threshold * 100.0) +
-         (c.options.layer_threshold >= 0.0
-              ? " (per layer " + md::format_percent(c.options.layer_threshold * 100.0) + ")"
+         (c.options.layer_threshold
+              ? " (per layer " + md::format_percent(*c.options.layer_threshold * 100.0) + ")"
               : std::string()) +
          " · noise " +
          md::format_fixed(c.options.noise_factor, 1) + " × CV\n";

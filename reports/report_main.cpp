@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,7 +46,7 @@ constexpr const char* kUsage =
 struct Args {
   std::vector<std::string> files;
   double threshold = 0.05;
-  double layer_threshold = -1.0;
+  std::optional<double> layer_threshold;
   double noise_factor = 2.0;
   bool all = false;
   std::string markdown_out;
