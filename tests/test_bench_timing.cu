@@ -33,6 +33,14 @@ std::function<void(cudaStream_t)> spin(double us) {
   };
 }
 
+/// A slow host: sleeps `host_sleep` in the launch call, then launches a `spin_us` kernel.
+std::function<void(cudaStream_t)> slow_host(double spin_us, std::chrono::microseconds host_sleep) {
+  return [inner = spin(spin_us), host_sleep](cudaStream_t s) {
+    std::this_thread::sleep_for(host_sleep);
+    inner(s);
+  };
+}
+
 SampleSetup setup_for(const CudaStream& stream, StreamBlocker* blocker, int k) {
   SampleSetup s;
   s.stream = stream.get();
@@ -79,13 +87,9 @@ TEST(BenchTiming, BlockerKeepsHostEnqueueCostOut) {
   preload(stream);
   StreamBlocker blocker;
   // A slow host: 300 µs between launches of a 10 µs kernel.
-  const auto inner = spin(10.0);
-  auto slow_host = [&](cudaStream_t s) {
-    std::this_thread::sleep_for(std::chrono::microseconds(300));
-    inner(s);
-  };
-  const double blocked = median_sample(setup_for(stream, &blocker, 5), slow_host) * 1e6;
-  const double unblocked = median_sample(setup_for(stream, nullptr, 5), slow_host) * 1e6;
+  const auto launch = slow_host(10.0, std::chrono::microseconds(300));
+  const double blocked = median_sample(setup_for(stream, &blocker, 5), launch) * 1e6;
+  const double unblocked = median_sample(setup_for(stream, nullptr, 5), launch) * 1e6;
   EXPECT_LT(blocked, 25.0) << "GPU time only";
   EXPECT_GT(unblocked, 150.0) << "the GPU waited for the host";
 }
@@ -97,20 +101,16 @@ TEST(BenchTiming, HostTimeIsMeasuredBesideBlockedGpuTime) {
   CudaStream stream;
   preload(stream);
   StreamBlocker blocker;
-  const auto inner = spin(5.0);
-  auto slow_host = [&](cudaStream_t s) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    inner(s);
-  };
+  const auto launch = slow_host(5.0, std::chrono::milliseconds(2));
   CudaEvent start, stop;
-  const SampleTime t = time_sample(setup_for(stream, &blocker, 3), slow_host, start, stop);
+  const SampleTime t = time_sample(setup_for(stream, &blocker, 3), launch, start, stop);
   EXPECT_GE(t.host_s, 2e-3) << "per launch, not per sample";
   EXPECT_LT(t.host_s, 50e-3);
   EXPECT_GT(t.gpu_s, 4e-6);
   EXPECT_LT(t.gpu_s, 0.2e-3) << "the events must not see the host's sleep";
   // Unblocked, the events see the host too; host_s is the same either way.
   SampleSetup plain = setup_for(stream, nullptr, 3);
-  const SampleTime u = time_sample(plain, slow_host, start, stop);
+  const SampleTime u = time_sample(plain, launch, start, stop);
   EXPECT_GE(u.host_s, 2e-3);
   EXPECT_GT(u.gpu_s, 1e-3);
 }
