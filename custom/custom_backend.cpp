@@ -407,7 +407,7 @@ class CustomBackend final : public Backend {
         return;
       }
       case StepKind::kIrBlock:
-        custom::launch_ir_block(st.block, st.block_plan, ir_args(st, input, logits), stream, pdl);
+        custom::launch_ir_block(st.block, st.block_plan, ir_args(st, in, res, out), stream, pdl);
         return;
       case StepKind::kPoolClassifier: {
         const LayerKernel& fs = layers_[size_t(st.last)];
@@ -418,14 +418,12 @@ class CustomBackend final : public Backend {
     }
   }
 
-  custom::IrBlockArgs ir_args(const Step& st, const float* input, float* logits) const {
+  custom::IrBlockArgs ir_args(const Step& st, const float* in, const float* res, float* out) const {
     const LayerKernel& es = layers_[size_t(st.first)];
     const LayerKernel& ds = layers_[size_t(st.first) + 1];
     const LayerKernel& ps = layers_[size_t(st.last)];
     custom::IrBlockArgs a;
-    a.x = read_ptr(st.in, input, logits);
-    a.residual = st.res >= 0 ? read_ptr(st.res, input, logits) : nullptr;
-    a.out = write_ptr(st.last, logits);
+    a.x = in, a.residual = res, a.out = out;
     a.expand_w = es.w.get(), a.expand_b = es.b.get();
     a.dw_w = ds.w.get(), a.dw_b = ds.b.get();
     a.project_w = ps.w.get(), a.project_b = ps.b.get();
