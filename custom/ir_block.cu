@@ -101,12 +101,12 @@ __device__ __forceinline__ float4 add4(float4 a, float4 b) {
 // epi(m, q, value). A: shared memory, row stride lda (multiple of 4, columns up to
 // round-up-4(K) readable). B: shared or global, row stride ldb (multiple of 4), rows < K
 // only are read. Each thread takes TM rows x one quad at a time.
-template <int TM, int kT, class Epi>
+template <int TM, class Epi>
 __device__ __forceinline__ void tile_gemm(const float* A, int lda, const float* B, int ldb, int M,
                                           int NQ, int K, Epi&& epi) {
   const int tiles = (M + TM - 1) / TM * NQ;
   const int k4 = K & ~3;
-  for (int t = threadIdx.x; t < tiles; t += kT) {
+  for (int t = threadIdx.x; t < tiles; t += kIrBlockThreads) {
     const int q = t % NQ, m0 = (t / NQ) * TM;
     const float* a[TM];
 #pragma unroll
@@ -144,15 +144,15 @@ __device__ __forceinline__ void tile_gemm(const float* A, int lda, const float* 
   }
 }
 
-template <int kT, class Epi>
+template <class Epi>
 __device__ __forceinline__ void tile_gemm_tm(int tm, const float* A, int lda, const float* B, int ldb,
                                              int M, int NQ, int K, Epi&& epi) {
   if (tm >= 4)
-    tile_gemm<4, kT>(A, lda, B, ldb, M, NQ, K, epi);
+    tile_gemm<4>(A, lda, B, ldb, M, NQ, K, epi);
   else if (tm == 2)
-    tile_gemm<2, kT>(A, lda, B, ldb, M, NQ, K, epi);
+    tile_gemm<2>(A, lda, B, ldb, M, NQ, K, epi);
   else
-    tile_gemm<1, kT>(A, lda, B, ldb, M, NQ, K, epi);
+    tile_gemm<1>(A, lda, B, ldb, M, NQ, K, epi);
 }
 
 // (1) The slice's weights: constant, so fetched before waiting for the previous kernel. Columns past padded4(Ch) and rows past Cin / Ch are
@@ -161,9 +161,9 @@ __device__ __forceinline__ void tile_gemm_tm(int tm, const float* A, int lda, co
 // read from the staged input rows, 4 = dependents launched before the weight copies.
 constexpr int kVSmemEpi = 2, kVEarly = 4;
 
-template <int V, int kT>
+template <int V>
 __device__ __forceinline__ void ir_stage_weights(const IrParams& p, float* smem) {
-  constexpr int T = kT;
+  constexpr int T = kIrBlockThreads;
   const int tid = threadIdx.x;
   const int CS = p.slice_ch, cq = CS / 4, oq = p.ldo / 4;
   const int c0 = int(blockIdx.z) * CS;
@@ -201,10 +201,10 @@ __device__ __forceinline__ void ir_stage_weights(const IrParams& p, float* smem)
 }
 
 // (2)-(6): everything after the wait.
-template <int V, int kT>
+template <int V>
 __device__ __forceinline__ void ir_compute(const IrParams& p, float* smem) {
   namespace cg = cooperative_groups;
-  constexpr int T = kT;
+  constexpr int T = kIrBlockThreads;
   const int tid = threadIdx.x;
   const int band = int(blockIdx.x) % p.bands, img = int(blockIdx.x) / p.bands;
   const int CS = p.slice_ch, cq = CS / 4, oq = p.ldo / 4;
@@ -253,7 +253,7 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, float* smem) {
   {
     float* es_band = Es + r_lo * p.w * lde;
     const bool act = p.expand_relu6;
-    tile_gemm_tm<kT>(p.tm_expand, xs_band, ldx, Wes, CS, npix, cq, p.cin,
+    tile_gemm_tm(p.tm_expand, xs_band, ldx, Wes, CS, npix, cq, p.cin,
                  [&](int m, int q, float4 v) {
                    v = add4(v, f4(Bes + 4 * q));
                    st4(es_band + m * lde + 4 * q, act ? relu6_4(v) : v);
@@ -299,7 +299,7 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, float* smem) {
     // Every partial goes straight to its owner's shared memory, slot [rank][e - owner*per]:
     // posted remote stores, one cluster barrier, then only local loads.
     __cluster_barrier_wait();
-    tile_gemm_tm<kT>(p.tm_project, Ds, lde, B, p.ldo, qv, oq, kv, [&](int m, int q, float4 v) {
+    tile_gemm_tm(p.tm_project, Ds, lde, B, p.ldo, qv, oq, kv, [&](int m, int q, float4 v) {
       const int e = m * oq + q, owner = e / per;
       cluster.map_shared_rank(P4, owner)[rank * per + (e - owner * per)] = v;
     });
@@ -350,15 +350,13 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, float* smem) {
   // Every remote store happened before the barrier above, so blocks leave when done.
 }
 
-// 512 threads: one block per SM. 256 threads: two blocks per SM, so that the next kernel's
-// blocks can be resident (weights staged) while this kernel runs.
-template <int V, int kT>
-__global__ void __launch_bounds__(kT, 512 / kT) ir_block_kernel(const IrParams p) {
+template <int V>
+__global__ void __launch_bounds__(kIrBlockThreads, 1) ir_block_kernel(const IrParams p) {
   extern __shared__ __align__(16) float smem[];
   if constexpr ((V & kVEarly) != 0) pdl_launch_dependents();
-  ir_stage_weights<V, kT>(p, smem);
+  ir_stage_weights<V>(p, smem);
   pdl_wait();
-  ir_compute<V, kT>(p, smem);
+  ir_compute<V>(p, smem);
 }
 
 // Rows per thread tile. A step of 4 k costs each thread 4 B + tm A float4 shared loads and
@@ -366,14 +364,14 @@ __global__ void __launch_bounds__(kT, 512 / kT) ir_block_kernel(const IrParams p
 // per warp-wide 16-byte load), the FMA pipes (4 warp FMAs per cycle) and one thread's
 // dependent chain (~30 cycles of load latency + its FMAs per step). The first H200 profile
 // (pure per-thread instruction count, tm 1) was bound by the shared-memory pipe.
-int pick_tm(int m, int nq, int k, int threads) {
+int pick_tm(int m, int nq, int k) {
   int best = 4;
   int64_t best_cost = -1;
   const int64_t steps = (k + 3) / 4;
   for (int tm : {4, 2, 1}) {
     const int64_t tiles = int64_t((m + tm - 1) / tm) * nq;
     const int64_t warps = (tiles + 31) / 32;
-    const int64_t rounds = (tiles + threads - 1) / threads;
+    const int64_t rounds = (tiles + kIrBlockThreads - 1) / kIrBlockThreads;
     const int64_t lds = warps * steps * (4 + tm) * 4;
     const int64_t fma = warps * steps * 16 * tm / 4;
     const int64_t chain = rounds * steps * (30 + 16 * tm);
@@ -394,7 +392,7 @@ std::string IrBlockPlan::str(int batch) const {
   std::ostringstream s;
   if (!ok) return "ir_block<none: " + reason + ">";
   s << "ir_block<rows " << rows << ", " << slices << " x " << slice_ch << " ch, tm " << tm_expand
-    << "/" << tm_project << ", wp " << (stage_project ? "smem" : "L2") << ", " << threads << " thr> ["
+    << "/" << tm_project << ", wp " << (stage_project ? "smem" : "L2") << "> ["
     << int64_t(bands) * batch * slices << " blocks, " << smem_bytes << " B]";
   return s.str();
 }
@@ -456,17 +454,8 @@ IrBlockPlan plan_ir_block(const IrBlockShape& s, int sm_count, size_t smem_limit
   p.bands = (s.oh + p.rows - 1) / p.rows;
   if (int64_t(p.bands) * s.n > 0x7fffffff) return refuse("grid too large");
   auto tm_or = [](int forced, int picked) { return forced >= 4 ? 4 : forced >= 2 ? 2 : forced == 1 ? 1 : picked; };
-  p.tm_expand = tm_or(force.tm_expand, pick_tm(p.in_rows * s.w, p.slice_ch / 4, s.cin, kIrBlockThreads));
-  p.tm_project = tm_or(force.tm_project, pick_tm(p.rows * s.ow, padded4(s.cout) / 4, p.slice_ch, kIrBlockThreads));
-  // 256 threads when every GEMM phase has at most 256 thread tiles (then 512 threads leave
-  // half of them idle) and two blocks fit in an SM's shared memory.
-  p.threads = kIrBlockThreads;
-  if (force.threads == 256) {
-    auto tiles = [](int m, int nq, int tm) { return int64_t((m + tm - 1) / tm) * nq; };
-    if (tiles(p.in_rows * s.w, p.slice_ch / 4, p.tm_expand) <= 256 &&
-        tiles(p.rows * s.ow, padded4(s.cout) / 4, p.tm_project) <= 256)
-      p.threads = 256;
-  }
+  p.tm_expand = tm_or(force.tm_expand, pick_tm(p.in_rows * s.w, p.slice_ch / 4, s.cin));
+  p.tm_project = tm_or(force.tm_project, pick_tm(p.rows * s.ow, padded4(s.cout) / 4, p.slice_ch));
   p.smem_bytes = size_t(layout_of(s, p).total) * sizeof(float);
   p.ok = true;
   return p;
@@ -479,12 +468,11 @@ bool ir_block_auto_fuses(const IrBlockShape& s) {
 namespace {
 using IrKernel = void (*)(const IrParams);
 // Experiment (temporary): MBV2_CUSTOM_IR_VARIANT picks the instantiation.
-IrKernel kernel_of(int v, int threads) {
-  const bool t = threads == 256;
+IrKernel kernel_of(int v) {
   switch (v) {
-    case 4: return t ? ir_block_kernel<4, 256> : ir_block_kernel<4, 512>;
-    case 6: return t ? ir_block_kernel<6, 256> : ir_block_kernel<6, 512>;
-    default: return t ? ir_block_kernel<0, 256> : ir_block_kernel<0, 512>;
+    case 4: return ir_block_kernel<4>;
+    case 6: return ir_block_kernel<6>;
+    default: return ir_block_kernel<0>;
   }
 }
 int chosen_variant() {
@@ -497,18 +485,17 @@ int chosen_variant() {
 }  // namespace
 
 void configure_ir_block(size_t smem_bytes) {
-  for (int v : {0, 4, 6})
-    for (int t : {256, 512}) {
-      MBV2_CUDA_CHECK(cudaFuncSetAttribute(kernel_of(v, t), cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                           int(std::max<size_t>(smem_bytes, 48 * 1024))));
-      MBV2_CUDA_CHECK(cudaFuncSetAttribute(kernel_of(v, t), cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
-    }
+  for (int v : {0, 4, 6}) {
+    MBV2_CUDA_CHECK(cudaFuncSetAttribute(kernel_of(v), cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                         int(std::max<size_t>(smem_bytes, 48 * 1024))));
+    MBV2_CUDA_CHECK(cudaFuncSetAttribute(kernel_of(v), cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
+  }
 }
 
 int ir_block_max_active_clusters(const IrBlockPlan& plan) {
   cudaLaunchConfig_t config = {};
   config.gridDim = dim3(1u, 1u, unsigned(plan.slices));
-  config.blockDim = dim3(unsigned(plan.threads));
+  config.blockDim = dim3(kIrBlockThreads);
   config.dynamicSmemBytes = plan.smem_bytes;
   cudaLaunchAttribute attribute;
   attribute.id = cudaLaunchAttributeClusterDimension;
@@ -519,7 +506,7 @@ int ir_block_max_active_clusters(const IrBlockPlan& plan) {
   config.numAttrs = 1;
   int clusters = 0;
   MBV2_CUDA_CHECK(cudaOccupancyMaxActiveClusters(
-      &clusters, kernel_of(0, plan.threads), &config));
+      &clusters, kernel_of(0), &config));
   return clusters;
 }
 
@@ -558,7 +545,7 @@ void launch_ir_block(const IrBlockShape& s, const IrBlockPlan& plan, const IrBlo
                      cudaStream_t stream, bool pdl) {
   const IrParams p = make_params(s, plan, a);
   const dim3 grid(unsigned(plan.bands * s.n), 1u, unsigned(plan.slices));
-  launch_kernel_cluster(kernel_of(chosen_variant(), plan.threads), grid, dim3(unsigned(plan.threads)), plan.smem_bytes, stream, pdl,
+  launch_kernel_cluster(kernel_of(chosen_variant()), grid, dim3(kIrBlockThreads), plan.smem_bytes, stream, pdl,
                         unsigned(plan.slices), p);
 }
 
