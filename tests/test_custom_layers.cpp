@@ -377,7 +377,9 @@ TEST(CustomLayers, EveryGemmTileAndSplitK) {
         ASSERT_NE(at, std::string::npos) << k;
         const int splits = std::atoi(k.c_str() + at + 7);
         const bool cluster = k.find(" cluster") != std::string::npos;
-        if (cluster) EXPECT_LE(splits, custom::kMaxClusterSplits) << k;
+        if (cluster) {
+          EXPECT_LE(splits, custom::kMaxClusterSplits) << k;
+        }
         clustered += cluster;
         global += splits > 1 && !cluster;
         expect_layer_matches(*backend, spec, weights, l.index, 3, 77);
@@ -386,9 +388,15 @@ TEST(CustomLayers, EveryGemmTileAndSplitK) {
       // 4x4 tiles and when allowed; more than 8 splits (K permitting) only through the
       // workspace.
       const bool may_cluster = v.kernel == 2 && v.cluster && cluster_tile;
-      if (may_cluster && v.splits > 1) EXPECT_GT(clustered, 0);
-      if (!may_cluster) EXPECT_EQ(clustered, 0);
-      if (v.splits > 1 && (!may_cluster || v.splits > 8)) EXPECT_GT(global, 0);
+      if (may_cluster && v.splits > 1) {
+        EXPECT_GT(clustered, 0);
+      }
+      if (!may_cluster) {
+        EXPECT_EQ(clustered, 0);
+      }
+      if (v.splits > 1 && (!may_cluster || v.splits > 8)) {
+        EXPECT_GT(global, 0);
+      }
     }
   }
 }
