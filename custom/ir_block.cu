@@ -51,7 +51,7 @@ namespace {
 
 // Float offsets of the kernel's shared-memory arrays (all multiples of 4 floats).
 struct IrSmem {
-  int x, we, be, wd, bd, pb, e, d, wp, p, total;
+  int x, we, be, wd, bd, pb, e, d, wp, p, mbar, total;
 };
 
 __host__ __device__ inline IrSmem ir_smem_layout(int in_rows, int w, int cin4, int cs, int q,
@@ -74,6 +74,7 @@ __host__ __device__ inline IrSmem ir_smem_layout(int in_rows, int w, int cin4, i
   // of the cluster sends for the 1/slices of the tile this block finishes ([slices][per]
   // float4, per = ceil(rows * OW * cout4 / 4 / slices)); the larger of the two.
   s.p = o, o += 4 * slices * ((q * cout4 / 4 + slices - 1) / slices);
+  s.mbar = o, o += 4;  // an mbarrier (8 bytes) for the asynchronous reduction
   s.total = o;
   return s;
 }
@@ -159,7 +160,51 @@ __device__ __forceinline__ void tile_gemm_tm(int tm, const float* A, int lda, co
 // zero-filled: zero weights make the padded hidden channels exactly 0 all the way through.
 // Experiment bits (temporary): 2 = projection bias staged in shared memory and the residual
 // read from the staged input rows, 4 = dependents launched before the weight copies.
-constexpr int kVSmemEpi = 2, kVEarly = 4;
+constexpr int kVSmemEpi = 2, kVEarly = 4, kVAsync = 8;
+
+// Asynchronous reduction (bit 8): peers store their partials with st.async into the owner's
+// shared memory, each store counting its bytes on the owner's mbarrier; the owner waits for
+// the bytes it expects instead of a cluster barrier (no MEMBAR.ALL.GPU, no wait for blocks
+// that have nothing to send it).
+__device__ __forceinline__ unsigned smem_addr(const void* p) {
+  return static_cast<unsigned>(__cvta_generic_to_shared(p));
+}
+__device__ __forceinline__ void mbar_init_cluster_visible(unsigned bar) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;" ::"r"(bar) : "memory");
+  asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+#endif
+}
+__device__ __forceinline__ unsigned map_rank(unsigned addr, int rank) {
+  unsigned out = addr;
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("mapa.shared::cluster.u32 %0, %1, %2;" : "=r"(out) : "r"(addr), "r"(rank));
+#endif
+  return out;
+}
+__device__ __forceinline__ void st_async4(unsigned remote, float4 v, unsigned remote_bar) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("st.async.shared::cluster.mbarrier::complete_tx::bytes.v4.f32 [%0], {%1, %2, %3, %4}, [%5];"
+               ::"r"(remote), "f"(v.x), "f"(v.y), "f"(v.z), "f"(v.w), "r"(remote_bar) : "memory");
+#endif
+}
+__device__ __forceinline__ void mbar_expect(unsigned bar, unsigned bytes) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(bar), "r"(bytes) : "memory");
+#endif
+}
+__device__ __forceinline__ void mbar_wait_phase0_cluster(unsigned bar) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  unsigned done = 0;
+  while (!done) {
+    asm volatile(
+        "{\n .reg .pred p;\n"
+        " mbarrier.try_wait.parity.acquire.cluster.shared::cta.b64 p, [%1], 0;\n"
+        " selp.u32 %0, 1, 0, p;\n}"
+        : "=r"(done) : "r"(bar) : "memory");
+  }
+#endif
+}
 
 template <int V>
 __device__ __forceinline__ void ir_stage_weights(const IrParams& p, float* smem) {
@@ -299,14 +344,32 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, float* smem) {
     // Every partial goes straight to its owner's shared memory, slot [rank][e - owner*per]:
     // posted remote stores, one cluster barrier, then only local loads.
     __cluster_barrier_wait();
-    tile_gemm_tm(p.tm_project, Ds, lde, B, p.ldo, qv, oq, kv, [&](int m, int q, float4 v) {
-      const int e = m * oq + q, owner = e / per;
-      cluster.map_shared_rank(P4, owner)[rank * per + (e - owner * per)] = v;
-    });
+    if constexpr ((V & kVAsync) != 0) {
+      const unsigned p4 = smem_addr(P4), bar = smem_addr(smem + p.sm.mbar);
+      tile_gemm_tm(p.tm_project, Ds, lde, B, p.ldo, qv, oq, kv, [&](int m, int q, float4 v) {
+        const int e = m * oq + q, owner = e / per;
+        const unsigned slot = p4 + 16u * unsigned(rank * per + (e - owner * per));
+        st_async4(map_rank(slot, owner), v, map_rank(bar, owner));
+      });
+    } else {
+      tile_gemm_tm(p.tm_project, Ds, lde, B, p.ldo, qv, oq, kv, [&](int m, int q, float4 v) {
+        const int e = m * oq + q, owner = e / per;
+        cluster.map_shared_rank(P4, owner)[rank * per + (e - owner * per)] = v;
+      });
+    }
   }
   if constexpr ((V & kVEarly) == 0) pdl_launch_dependents();
-  cluster.sync();  // every peer's stores are visible
   const int end = min(per, total - rank * per);
+  if constexpr ((V & kVAsync) != 0) {
+    // Every rank sends this block its `end` partials: wait for those bytes. Threads with
+    // nothing to add leave at once; the block stays until the waiting ones are done.
+    if (tid >= end) return;
+    const unsigned bar = smem_addr(smem + p.sm.mbar);
+    if (tid == 0) mbar_expect(bar, unsigned(slices) * unsigned(end) * 16u);
+    mbar_wait_phase0_cluster(bar);
+  } else {
+    cluster.sync();  // every peer's stores are visible
+  }
   for (int i = tid; i < end; i += T) {
     const int e = rank * per + i;
     float4 v = P4[i];
@@ -354,6 +417,10 @@ template <int V>
 __global__ void __launch_bounds__(kIrBlockThreads, 1) ir_block_kernel(const IrParams p) {
   extern __shared__ __align__(16) float smem[];
   if constexpr ((V & kVEarly) != 0) pdl_launch_dependents();
+  if constexpr ((V & kVAsync) != 0) {
+    // Before the cluster arrive in ir_stage_weights: peers store to it only after the wait.
+    if (threadIdx.x == 0) mbar_init_cluster_visible(smem_addr(smem + p.sm.mbar));
+  }
   ir_stage_weights<V>(p, smem);
   pdl_wait();
   ir_compute<V>(p, smem);
@@ -472,6 +539,7 @@ IrKernel kernel_of(int v) {
   switch (v) {
     case 4: return ir_block_kernel<4>;
     case 6: return ir_block_kernel<6>;
+    case 14: return ir_block_kernel<14>;
     default: return ir_block_kernel<0>;
   }
 }
@@ -485,7 +553,7 @@ int chosen_variant() {
 }  // namespace
 
 void configure_ir_block(size_t smem_bytes) {
-  for (int v : {0, 4, 6}) {
+  for (int v : {0, 4, 6, 14}) {
     MBV2_CUDA_CHECK(cudaFuncSetAttribute(kernel_of(v), cudaFuncAttributeMaxDynamicSharedMemorySize,
                                          int(std::max<size_t>(smem_bytes, 48 * 1024))));
     MBV2_CUDA_CHECK(cudaFuncSetAttribute(kernel_of(v), cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
