@@ -13,7 +13,6 @@
 #include "custom/custom_backend.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <optional>
 #include <sstream>
 
@@ -327,13 +326,11 @@ class CustomBackend final : public Backend {
     custom::IrBlockForce forced;
     forced.slices = options_.block_slices, forced.rows = options_.block_rows;
     forced.tm_expand = options_.block_tm_expand, forced.tm_project = options_.block_tm_project;
-    const char* env_sms = std::getenv("MBV2_CUSTOM_IR_SMS");  // experiment: the planner's SM budget
-    const int sms = env_sms ? std::atoi(env_sms) : sm_count_;
     custom::IrBlockPlan plan =
-        custom::plan_ir_block(sh, sms, size_t(smem_optin_), custom::kIrBlockMaxSlices, forced);
+        custom::plan_ir_block(sh, sm_count_, size_t(smem_optin_), custom::kIrBlockMaxSlices, forced);
     if (plan.ok && plan.slices > custom::kIrBlockMaxPortableSlices &&
         custom::ir_block_max_active_clusters(plan) < 1)  // this device cannot hold such a cluster
-      plan = custom::plan_ir_block(sh, sms, size_t(smem_optin_), custom::kIrBlockMaxPortableSlices, forced);
+      plan = custom::plan_ir_block(sh, sm_count_, size_t(smem_optin_), custom::kIrBlockMaxPortableSlices, forced);
     if (!plan.ok) return false;
     st->kind = StepKind::kIrBlock;
     st->first = i, st->last = i + 2;

@@ -27,6 +27,13 @@
 //   v2.1 push reduction: peers store their partials into the owner's shared memory after an
 //       early cluster-barrier arrive; one cluster barrier, local loads (H200 b1: 174.5 vs
 //       181 µs with the pull). Pull and a 64-register build (210 µs) removed after measuring.
+//   v2.2 projection bias staged with the weights and the residual read from the staged input
+//       rows (shared memory, not L2); griddepcontrol.launch_dependents at the kernel's start
+//       (the next kernel's blocks take the idle SMs and stage their weights there). H200 b1:
+//       168.3 vs 170.4 µs, same session. Measured slower and not kept (custom/NOTES.md,
+//       session 5): copies issued by rows of chunks, fewer divisions in the depthwise loop,
+//       256-thread blocks (189 µs), half-grid kernels so that the next one stays resident
+//       (184 µs).
 //   Tried and reverted (commit 5263da6 has the code): chains of consecutive blocks in one
 //       persistent kernel with a grid barrier between blocks. H200 batch 1: 180 vs 171 µs
 //       (one kernel per block with PDL is cheaper than the barrier; custom/NOTES.md).
@@ -36,7 +43,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdlib>
 #include <sstream>
 #include <stdexcept>
 
@@ -51,7 +57,7 @@ namespace {
 
 // Float offsets of the kernel's shared-memory arrays (all multiples of 4 floats).
 struct IrSmem {
-  int x, we, be, wd, bd, pb, e, d, wp, p, mbar, total;
+  int x, we, be, wd, bd, pb, e, d, wp, p, total;
 };
 
 __host__ __device__ inline IrSmem ir_smem_layout(int in_rows, int w, int cin4, int cs, int q,
@@ -74,7 +80,6 @@ __host__ __device__ inline IrSmem ir_smem_layout(int in_rows, int w, int cin4, i
   // of the cluster sends for the 1/slices of the tile this block finishes ([slices][per]
   // float4, per = ceil(rows * OW * cout4 / 4 / slices)); the larger of the two.
   s.p = o, o += 4 * slices * ((q * cout4 / 4 + slices - 1) / slices);
-  s.mbar = o, o += 4;  // an mbarrier (8 bytes) for the asynchronous reduction
   s.total = o;
   return s;
 }
@@ -156,67 +161,27 @@ __device__ __forceinline__ void tile_gemm_tm(int tm, const float* A, int lda, co
     tile_gemm<1>(A, lda, B, ldb, M, NQ, K, epi);
 }
 
-// (1) The slice's weights: constant, so fetched before waiting for the previous kernel. Columns past padded4(Ch) and rows past Cin / Ch are
-// zero-filled: zero weights make the padded hidden channels exactly 0 all the way through.
-// Experiment bits (temporary): 2 = projection bias staged in shared memory and the residual
-// read from the staged input rows, 4 = dependents launched before the weight copies.
-constexpr int kVSmemEpi = 2, kVEarly = 4, kVAsync = 8;
+// The kernel's shared-memory arrays, resolved once from the layout.
+struct IrSmemPtrs {
+  float *x, *we, *be, *wd, *bd, *pb, *e, *d, *wp, *p;
+  __device__ IrSmemPtrs(const IrSmem& m, float* smem)
+      : x(smem + m.x), we(smem + m.we), be(smem + m.be), wd(smem + m.wd), bd(smem + m.bd),
+        pb(smem + m.pb), e(smem + m.e), d(smem + m.d), wp(smem + m.wp), p(smem + m.p) {}
+};
 
-// Asynchronous reduction (bit 8): peers store their partials with st.async into the owner's
-// shared memory, each store counting its bytes on the owner's mbarrier; the owner waits for
-// the bytes it expects instead of a cluster barrier (no MEMBAR.ALL.GPU, no wait for blocks
-// that have nothing to send it).
-__device__ __forceinline__ unsigned smem_addr(const void* p) {
-  return static_cast<unsigned>(__cvta_generic_to_shared(p));
-}
-__device__ __forceinline__ void mbar_init_cluster_visible(unsigned bar) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("mbarrier.init.shared::cta.b64 [%0], 1;" ::"r"(bar) : "memory");
-  asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
-#endif
-}
-__device__ __forceinline__ unsigned map_rank(unsigned addr, int rank) {
-  unsigned out = addr;
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("mapa.shared::cluster.u32 %0, %1, %2;" : "=r"(out) : "r"(addr), "r"(rank));
-#endif
-  return out;
-}
-__device__ __forceinline__ void st_async4(unsigned remote, float4 v, unsigned remote_bar) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("st.async.shared::cluster.mbarrier::complete_tx::bytes.v4.f32 [%0], {%1, %2, %3, %4}, [%5];"
-               ::"r"(remote), "f"(v.x), "f"(v.y), "f"(v.z), "f"(v.w), "r"(remote_bar) : "memory");
-#endif
-}
-__device__ __forceinline__ void mbar_expect(unsigned bar, unsigned bytes) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" ::"r"(bar), "r"(bytes) : "memory");
-#endif
-}
-__device__ __forceinline__ void mbar_wait_phase0_cluster(unsigned bar) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  unsigned done = 0;
-  while (!done) {
-    asm volatile(
-        "{\n .reg .pred p;\n"
-        " mbarrier.try_wait.parity.acquire.cluster.shared::cta.b64 p, [%1], 0;\n"
-        " selp.u32 %0, 1, 0, p;\n}"
-        : "=r"(done) : "r"(bar) : "memory");
-  }
-#endif
-}
-
-template <int V>
-__device__ __forceinline__ void ir_stage_weights(const IrParams& p, float* smem) {
+// (1) The slice's weights and biases: constant, so fetched before waiting for the previous
+// kernel. Columns past padded4(Ch) and rows past Cin / Ch are zero-filled: zero weights make
+// the padded hidden channels exactly 0 all the way through.
+__device__ __forceinline__ void ir_stage_weights(const IrParams& p, const IrSmemPtrs& sp) {
   constexpr int T = kIrBlockThreads;
   const int tid = threadIdx.x;
   const int CS = p.slice_ch, cq = CS / 4, oq = p.ldo / 4;
   const int c0 = int(blockIdx.z) * CS;
-  float* Wes = smem + p.sm.we;
-  float* Bes = smem + p.sm.be;
-  float* Wds = smem + p.sm.wd;
-  float* Bds = smem + p.sm.bd;
-  float* Wps = smem + p.sm.wp;
+  float* Wes = sp.we;
+  float* Bes = sp.be;
+  float* Wds = sp.wd;
+  float* Bds = sp.bd;
+  float* Wps = sp.wp;
   for (int f = tid; f < p.cin4 * cq; f += T) {
     const int k = f / cq, j = (f % cq) * 4;
     const bool v = k < p.cin && c0 + j < p.ldh;
@@ -236,9 +201,9 @@ __device__ __forceinline__ void ir_stage_weights(const IrParams& p, float* smem)
       cp_async16(Wps + c * p.ldo + j, v ? p.a.project_w + size_t(c0 + c) * p.ldo + j : p.a.project_w, v);
     }
   }
-  if constexpr ((V & kVSmemEpi) != 0) {
-    for (int q = tid; q < oq; q += T) cp_async16(smem + p.sm.pb + 4 * q, p.a.project_b + 4 * q, true);
-  }
+  // The projection bias too: the store phase then reads only shared memory (H200 batch 1,
+  // with the residual from the staged input: 169.5 vs 171.0 µs).
+  for (int q = tid; q < oq; q += T) cp_async16(sp.pb + 4 * q, p.a.project_b + 4 * q, true);
   cp_async_commit();
   // Push reduction: peers store into this block's shared memory in step 5, which is legal only
   // once every block of the cluster runs; arrive now, wait just before the first remote store.
@@ -246,8 +211,7 @@ __device__ __forceinline__ void ir_stage_weights(const IrParams& p, float* smem)
 }
 
 // (2)-(6): everything after the wait.
-template <int V>
-__device__ __forceinline__ void ir_compute(const IrParams& p, float* smem) {
+__device__ __forceinline__ void ir_compute(const IrParams& p, const IrSmemPtrs& sp) {
   namespace cg = cooperative_groups;
   constexpr int T = kIrBlockThreads;
   const int tid = threadIdx.x;
@@ -255,15 +219,15 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, float* smem) {
   const int CS = p.slice_ch, cq = CS / 4, oq = p.ldo / 4;
   const int ldx = p.cin4 + 4, lde = CS + 4;  // padded rows of X and of E / D
   const int c0 = int(blockIdx.z) * CS;
-  float* Xs = smem + p.sm.x;
-  float* Bes = smem + p.sm.be;
-  float* Wes = smem + p.sm.we;
-  float* Wds = smem + p.sm.wd;
-  float* Bds = smem + p.sm.bd;
-  float* Es = smem + p.sm.e;
-  float* Ds = smem + p.sm.d;
-  float* Wps = smem + p.sm.wp;
-  float* Ps = smem + p.sm.p;
+  float* Xs = sp.x;
+  float* Bes = sp.be;
+  float* Wes = sp.we;
+  float* Wds = sp.wd;
+  float* Bds = sp.bd;
+  float* Es = sp.e;
+  float* Ds = sp.d;
+  float* Wps = sp.wp;
+  float* Ps = sp.p;
 
   // (2) The band's input rows that lie inside the image.
   const int oh0 = band * p.rows;
@@ -344,32 +308,13 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, float* smem) {
     // Every partial goes straight to its owner's shared memory, slot [rank][e - owner*per]:
     // posted remote stores, one cluster barrier, then only local loads.
     __cluster_barrier_wait();
-    if constexpr ((V & kVAsync) != 0) {
-      const unsigned p4 = smem_addr(P4), bar = smem_addr(smem + p.sm.mbar);
-      tile_gemm_tm(p.tm_project, Ds, lde, B, p.ldo, qv, oq, kv, [&](int m, int q, float4 v) {
-        const int e = m * oq + q, owner = e / per;
-        const unsigned slot = p4 + 16u * unsigned(rank * per + (e - owner * per));
-        st_async4(map_rank(slot, owner), v, map_rank(bar, owner));
-      });
-    } else {
-      tile_gemm_tm(p.tm_project, Ds, lde, B, p.ldo, qv, oq, kv, [&](int m, int q, float4 v) {
-        const int e = m * oq + q, owner = e / per;
-        cluster.map_shared_rank(P4, owner)[rank * per + (e - owner * per)] = v;
-      });
-    }
+    tile_gemm_tm(p.tm_project, Ds, lde, B, p.ldo, qv, oq, kv, [&](int m, int q, float4 v) {
+      const int e = m * oq + q, owner = e / per;
+      cluster.map_shared_rank(P4, owner)[rank * per + (e - owner * per)] = v;
+    });
   }
-  if constexpr ((V & kVEarly) == 0) pdl_launch_dependents();
+  cluster.sync();  // every peer's stores are visible
   const int end = min(per, total - rank * per);
-  if constexpr ((V & kVAsync) != 0) {
-    // Every rank sends this block its `end` partials: wait for those bytes. Threads with
-    // nothing to add leave at once; the block stays until the waiting ones are done.
-    if (tid >= end) return;
-    const unsigned bar = smem_addr(smem + p.sm.mbar);
-    if (tid == 0) mbar_expect(bar, unsigned(slices) * unsigned(end) * 16u);
-    mbar_wait_phase0_cluster(bar);
-  } else {
-    cluster.sync();  // every peer's stores are visible
-  }
   for (int i = tid; i < end; i += T) {
     const int e = rank * per + i;
     float4 v = P4[i];
@@ -377,53 +322,37 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, float* smem) {
     const int q = e / oq, o = (e % oq) * 4;
     const int lr = q / p.ow, ow = q - lr * p.ow;
     const size_t base = ((size_t(img) * p.oh + oh0 + lr) * p.ow + ow) * p.cout + o;
-    if constexpr ((V & kVSmemEpi) != 0) {
-      // Bias from shared memory; a residual that is the block's own input (stride 1, same
-      // shape) from the staged input rows (output row lr is staged row lr + 1).
-      v = add4(v, f4(smem + p.sm.pb + o));
-      const float* xr = p.res_in_x ? Xs + ((lr + 1) * p.w + ow) * ldx + o : nullptr;
-      if (p.vec_out) {
-        if (xr) v = add4(v, f4(xr));
-        else if (p.a.residual) v = add4(v, __ldg(reinterpret_cast<const float4*>(p.a.residual + base)));
-        st4(p.a.out + base, p.project_relu6 ? relu6_4(v) : v);
-      } else {
-        const float vals[4] = {v.x, v.y, v.z, v.w};
-        for (int j = 0; j < 4 && o + j < p.cout; ++j) {
-          float y = vals[j];
-          if (xr) y += xr[j];
-          else if (p.a.residual) y += p.a.residual[base + j];
-          p.a.out[base + j] = p.project_relu6 ? relu6(y) : y;
-        }
-      }
+    // Bias from shared memory; a residual that is the block's own input (stride 1, same
+    // shape) from the staged input rows (output row lr is staged row lr + 1).
+    v = add4(v, f4(sp.pb + o));
+    const float* xr = p.res_in_x ? Xs + ((lr + 1) * p.w + ow) * ldx + o : nullptr;
+    if (p.vec_out) {
+      if (xr) v = add4(v, f4(xr));
+      else if (p.a.residual) v = add4(v, __ldg(reinterpret_cast<const float4*>(p.a.residual + base)));
+      st4(p.a.out + base, p.project_relu6 ? relu6_4(v) : v);
     } else {
-      v = add4(v, __ldg(reinterpret_cast<const float4*>(p.a.project_b + o)));
-      if (p.vec_out) {
-        if (p.a.residual) v = add4(v, __ldg(reinterpret_cast<const float4*>(p.a.residual + base)));
-        st4(p.a.out + base, p.project_relu6 ? relu6_4(v) : v);
-      } else {
-        const float vals[4] = {v.x, v.y, v.z, v.w};
-        for (int j = 0; j < 4 && o + j < p.cout; ++j) {
-          float y = vals[j];
-          if (p.a.residual) y += p.a.residual[base + j];
-          p.a.out[base + j] = p.project_relu6 ? relu6(y) : y;
-        }
+      const float vals[4] = {v.x, v.y, v.z, v.w};
+      for (int j = 0; j < 4 && o + j < p.cout; ++j) {
+        float y = vals[j];
+        if (xr) y += xr[j];
+        else if (p.a.residual) y += p.a.residual[base + j];
+        p.a.out[base + j] = p.project_relu6 ? relu6(y) : y;
       }
     }
   }
   // Every remote store happened before the barrier above, so blocks leave when done.
 }
 
-template <int V>
 __global__ void __launch_bounds__(kIrBlockThreads, 1) ir_block_kernel(const IrParams p) {
   extern __shared__ __align__(16) float smem[];
-  if constexpr ((V & kVEarly) != 0) pdl_launch_dependents();
-  if constexpr ((V & kVAsync) != 0) {
-    // Before the cluster arrive in ir_stage_weights: peers store to it only after the wait.
-    if (threadIdx.x == 0) mbar_init_cluster_visible(smem_addr(smem + p.sm.mbar));
-  }
-  ir_stage_weights<V>(p, smem);
+  // The next kernel may launch at once: its blocks take the SMs this grid leaves idle and
+  // stage their weights there, then wait in pdl_wait() for this grid to complete (H200
+  // batch 1: 169.8 vs 171.0 µs against the trigger after the projection).
+  pdl_launch_dependents();
+  const IrSmemPtrs sp(p.sm, smem);
+  ir_stage_weights(p, sp);
   pdl_wait();
-  ir_compute<V>(p, smem);
+  ir_compute(p, sp);
 }
 
 // Rows per thread tile. A step of 4 k costs each thread 4 B + tm A float4 shared loads and
@@ -532,32 +461,10 @@ bool ir_block_auto_fuses(const IrBlockShape& s) {
   return int64_t(s.n) * s.h * s.w <= 56 * 56;
 }
 
-namespace {
-using IrKernel = void (*)(const IrParams);
-// Experiment (temporary): MBV2_CUSTOM_IR_VARIANT picks the instantiation.
-IrKernel kernel_of(int v) {
-  switch (v) {
-    case 4: return ir_block_kernel<4>;
-    case 6: return ir_block_kernel<6>;
-    case 14: return ir_block_kernel<14>;
-    default: return ir_block_kernel<0>;
-  }
-}
-int chosen_variant() {
-  static const int v = [] {
-    const char* e = std::getenv("MBV2_CUSTOM_IR_VARIANT");
-    return e ? std::atoi(e) : 0;
-  }();
-  return v;
-}
-}  // namespace
-
 void configure_ir_block(size_t smem_bytes) {
-  for (int v : {0, 4, 6, 14}) {
-    MBV2_CUDA_CHECK(cudaFuncSetAttribute(kernel_of(v), cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                         int(std::max<size_t>(smem_bytes, 48 * 1024))));
-    MBV2_CUDA_CHECK(cudaFuncSetAttribute(kernel_of(v), cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
-  }
+  MBV2_CUDA_CHECK(cudaFuncSetAttribute(ir_block_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                       int(std::max<size_t>(smem_bytes, 48 * 1024))));
+  MBV2_CUDA_CHECK(cudaFuncSetAttribute(ir_block_kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
 }
 
 int ir_block_max_active_clusters(const IrBlockPlan& plan) {
@@ -574,7 +481,7 @@ int ir_block_max_active_clusters(const IrBlockPlan& plan) {
   config.numAttrs = 1;
   int clusters = 0;
   MBV2_CUDA_CHECK(cudaOccupancyMaxActiveClusters(
-      &clusters, kernel_of(0), &config));
+      &clusters, ir_block_kernel, &config));
   return clusters;
 }
 
@@ -613,7 +520,7 @@ void launch_ir_block(const IrBlockShape& s, const IrBlockPlan& plan, const IrBlo
                      cudaStream_t stream, bool pdl) {
   const IrParams p = make_params(s, plan, a);
   const dim3 grid(unsigned(plan.bands * s.n), 1u, unsigned(plan.slices));
-  launch_kernel_cluster(kernel_of(chosen_variant()), grid, dim3(kIrBlockThreads), plan.smem_bytes, stream, pdl,
+  launch_kernel_cluster(ir_block_kernel, grid, dim3(kIrBlockThreads), plan.smem_bytes, stream, pdl,
                         unsigned(plan.slices), p);
 }
 
