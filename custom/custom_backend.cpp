@@ -313,6 +313,9 @@ class CustomBackend final : public Backend {
     if (d.kernel != 3 || d.input_from != i || p.input_from != i + 1 || readers[size_t(i)] != 1 ||
         readers[size_t(i) + 1] != 1 || e.has_residual() || d.has_residual())
       return false;
+    // The kernel adds a residual only from its own staged input rows (MobileNetV2's blocks);
+    // a block with any other residual runs as three kernels.
+    if (p.has_residual() && p.residual_from != e.input_from) return false;
     const int b = config_.batch;
     custom::IrBlockShape sh;
     sh.n = b, sh.h = e.in_h, sh.w = e.in_w, sh.cin = e.in_c, sh.ch = e.out_c;
@@ -326,6 +329,7 @@ class CustomBackend final : public Backend {
     custom::IrBlockForce forced;
     forced.slices = options_.block_slices, forced.rows = options_.block_rows;
     forced.tm_expand = options_.block_tm_expand, forced.tm_project = options_.block_tm_project;
+    forced.ksplit = options_.block_ksplit;
     custom::IrBlockPlan plan =
         custom::plan_ir_block(sh, sm_count_, size_t(smem_optin_), custom::kIrBlockMaxSlices, forced);
     if (plan.ok && plan.slices > custom::kIrBlockMaxPortableSlices &&
@@ -335,7 +339,7 @@ class CustomBackend final : public Backend {
     st->kind = StepKind::kIrBlock;
     st->first = i, st->last = i + 2;
     st->in = e.input_from;
-    st->res = p.has_residual() ? p.residual_from : -2;
+    st->res = -2;  // the kernel reads the residual from its own input
     st->block = sh;
     st->block_plan = plan;
     return true;
@@ -405,7 +409,7 @@ class CustomBackend final : public Backend {
         return;
       }
       case StepKind::kIrBlock:
-        custom::launch_ir_block(st.block, st.block_plan, ir_args(st, in, res, out), stream, pdl);
+        custom::launch_ir_block(st.block, st.block_plan, ir_args(st, in, out), stream, pdl);
         return;
       case StepKind::kPoolClassifier: {
         const LayerKernel& fs = layers_[size_t(st.last)];
@@ -416,12 +420,12 @@ class CustomBackend final : public Backend {
     }
   }
 
-  custom::IrBlockArgs ir_args(const Step& st, const float* in, const float* res, float* out) const {
+  custom::IrBlockArgs ir_args(const Step& st, const float* in, float* out) const {
     const LayerKernel& es = layers_[size_t(st.first)];
     const LayerKernel& ds = layers_[size_t(st.first) + 1];
     const LayerKernel& ps = layers_[size_t(st.last)];
     custom::IrBlockArgs a;
-    a.x = in, a.residual = res, a.out = out;
+    a.x = in, a.out = out;
     a.expand_w = es.w.get(), a.expand_b = es.b.get();
     a.dw_w = ds.w.get(), a.dw_b = ds.b.get();
     a.project_w = ps.w.get(), a.project_b = ps.b.get();

@@ -39,6 +39,11 @@
 //       the bytes it expects instead of a cluster barrier (cluster.sync() put a MEMBAR.ALL.GPU
 //       and a wait for the slowest peer on every block). H200 b1: 166.1 vs 168.4 µs, same
 //       session, interleaved, three times each.
+//   v2.4 K-split GEMM (tm 8): 8x8 tiles per group of 8 lanes, lane s taking k = s, s + 8, ...,
+//       reduce-scattered with shuffles: half the shared-memory wavefronts per FMA of the 4x4
+//       tiles and twice the threads. The planner picks it by its estimate only with
+//       MBV2_CUSTOM_BLOCK_KSPLIT=1 until measured. The residual is only ever the block's own
+//       input (the backend fuses no other; the L2 residual path, run by no test, is gone).
 //   Tried and reverted (commit 5263da6 has the code): chains of consecutive blocks in one
 //       persistent kernel with a grid barrier between blocks. H200 batch 1: 180 vs 171 µs
 //       (one kernel per block with PDL is cheaper than the barrier; custom/NOTES.md).
@@ -63,24 +68,35 @@ namespace {
 // Float offsets of the kernel's shared-memory arrays (all multiples of 4 floats).
 struct IrSmem {
   int x, we, be, wd, bd, pb, e, d, wp, p, mbar, total;
+  int ldwe, ldwp;  // row strides of the staged expand / projection weights
 };
 
+// Row stride of a staged weight matrix read by the K-split GEMM: there the 8 lanes of a
+// quarter warp read 8 consecutive rows, which hit 8 different bank quads only when the
+// stride is an odd number of float4s.
+__host__ __device__ inline int ks_stride(int n4, bool ksplit) {
+  return ksplit && (n4 / 4) % 2 == 0 ? n4 + 4 : n4;
+}
+
 __host__ __device__ inline IrSmem ir_smem_layout(int in_rows, int w, int cin4, int cs, int q,
-                                                 int cout4, bool stage_project, int slices) {
+                                                 int cout4, bool stage_project, int slices,
+                                                 bool ks_expand, bool ks_project) {
   IrSmem s;
+  s.ldwe = ks_stride(cs, ks_expand);
+  s.ldwp = ks_stride(cout4, ks_project);
   int o = 0;
   // Rows of X, E and D are padded by 4 floats: threads of a warp reading float4s of
   // neighbouring pixels then hit different banks (the first H200 profile showed 4.6-way
   // conflicts on 23% of the shared loads without it).
   s.x = o, o += in_rows * w * (cin4 + 4);  // input rows of the band [in_rows * W][cin4 + 4]
-  s.we = o, o += cin4 * cs;           // expand weights of the slice [cin4][cs]
+  s.we = o, o += cin4 * s.ldwe;       // expand weights of the slice [cin4][ldwe >= cs]
   s.be = o, o += cs;                  // expand bias
   s.wd = o, o += 9 * cs;              // depthwise taps              [9][cs]
   s.bd = o, o += cs;                  // depthwise bias
   s.pb = o, o += cout4;               // projection bias
   s.e = o, o += in_rows * w * (cs + 4);  // expanded rows            [in_rows * W][cs + 4]
   s.d = o, o += q * (cs + 4);            // depthwise outputs        [rows * OW][cs + 4]
-  s.wp = o, o += stage_project ? cs * cout4 : 0;  // projection weights [cs][cout4]
+  s.wp = o, o += stage_project ? cs * s.ldwp : 0;  // projection weights [cs][ldwp >= cout4]
   // Partial projections: pull, this block's own [rows * OW][cout4]; push, what every block
   // of the cluster sends for the 1/slices of the tile this block finishes ([slices][per]
   // float4, per = ceil(rows * OW * cout4 / 4 / slices)); the larger of the two.
@@ -95,7 +111,7 @@ struct IrParams {
   int h, w, cin, ch, oh, ow, cout, stride, pad;
   int rows, in_rows, bands, slice_ch, tm_expand, tm_project;
   int cin4, ldh, ldo;
-  int stage_project, expand_relu6, dw_relu6, project_relu6, vec_out, res_in_x;
+  int stage_project, expand_relu6, dw_relu6, project_relu6, vec_out, residual;
   IrSmem sm;
 };
 
@@ -156,10 +172,76 @@ __device__ __forceinline__ void tile_gemm(const float* A, int lda, const float* 
   }
 }
 
+// The K-split GEMM (tm kIrBlockTmKSplit): each group of 8 consecutive lanes owns an
+// 8-row x 8-column tile (two quads) and lane s of the group takes k = s, s + 8, s + 16, ...
+// Per k a lane loads 8 A values (LDS.32: the group's lanes read 8 consecutive words) and 2
+// B float4s, for 64 FMAs: 4 FMAs per shared-memory float against 2 for the TM 4 x 4 tile,
+// with twice the threads on the same tile count. The 8 partial tiles of a group are then
+// reduce-scattered with 3 rounds of shuffles (32 + 16 + 8 values sent per lane), after which
+// lane s holds row s of the tile. The order of the additions is fixed: deterministic.
+// B (shared memory) needs a row stride that is an odd number of float4s (ks_stride); B in
+// global memory any multiple of 4.
 template <class Epi>
-__device__ __forceinline__ void tile_gemm_tm(int tm, const float* A, int lda, const float* B, int ldb,
-                                             int M, int NQ, int K, Epi&& epi) {
-  if (tm >= 4)
+__device__ __forceinline__ void tile_gemm_ks(const float* A, int lda, const float* B, int ldb, int M,
+                                             int NQ, int K, Epi&& epi) {
+  constexpr int kGroups = kIrBlockThreads / 8;
+  const int lane = int(threadIdx.x) & 31, s = lane & 7;
+  const int nt = (NQ + 1) / 2, tiles = (M + 7) / 8 * nt;
+  // Warp-uniform loop (the shuffles need every lane): groups past the last tile recompute
+  // the last one and store nothing.
+  for (int t0 = (int(threadIdx.x) >> 5) * 4; t0 < tiles; t0 += kGroups) {
+    const int tg = t0 + (lane >> 3), t = min(tg, tiles - 1);
+    const int mi = t / nt, q0 = (t - mi * nt) * 2, q1 = min(q0 + 1, NQ - 1), m0 = mi * 8;
+    int ro[8];
+#pragma unroll
+    for (int i = 0; i < 8; ++i) ro[i] = min(m0 + i, M - 1) * lda;
+    float acc[8][8];
+#pragma unroll
+    for (int i = 0; i < 8; ++i)
+#pragma unroll
+      for (int j = 0; j < 8; ++j) acc[i][j] = 0.0f;
+    const float* b0 = B + 4 * q0;
+    const float* b1 = B + 4 * q1;
+#pragma unroll 2
+    for (int k = s; k < K; k += 8) {
+      const float4 x0 = f4(b0 + k * ldb), x1 = f4(b1 + k * ldb);
+      const float bv[8] = {x0.x, x0.y, x0.z, x0.w, x1.x, x1.y, x1.z, x1.w};
+#pragma unroll
+      for (int i = 0; i < 8; ++i) {
+        const float av = A[ro[i] + k];
+#pragma unroll
+        for (int j = 0; j < 8; ++j) acc[i][j] = fmaf(av, bv[j], acc[i][j]);
+      }
+    }
+    // Reduce-scatter: the lane whose bit `d` is set keeps the upper half of the rows it
+    // still holds and sends the lower half to its partner (lane ^ d), which keeps the lower.
+#pragma unroll
+    for (int d = 4, h = 4; d >= 1; d /= 2, h /= 2) {
+      const bool up = (lane & d) != 0;
+#pragma unroll
+      for (int i = 0; i < h; ++i)
+#pragma unroll
+        for (int j = 0; j < 8; ++j) {
+          const float send = up ? acc[i][j] : acc[i + h][j];
+          const float keep = up ? acc[i + h][j] : acc[i][j];
+          acc[i][j] = keep + __shfl_xor_sync(0xffffffffu, send, d);
+        }
+    }
+    const int m = m0 + s;
+    if (tg < tiles && m < M) {
+      epi(m, q0, make_float4(acc[0][0], acc[0][1], acc[0][2], acc[0][3]));
+      if (q0 + 1 < NQ) epi(m, q0 + 1, make_float4(acc[0][4], acc[0][5], acc[0][6], acc[0][7]));
+    }
+  }
+}
+
+// tm: 1, 2, 4 = tile_gemm<TM>; kIrBlockTmKSplit = tile_gemm_ks.
+template <class Epi>
+__device__ __forceinline__ void ir_gemm(int tm, const float* A, int lda, const float* B, int ldb,
+                                        int M, int NQ, int K, Epi&& epi) {
+  if (tm == kIrBlockTmKSplit)
+    tile_gemm_ks(A, lda, B, ldb, M, NQ, K, epi);
+  else if (tm >= 4)
     tile_gemm<4>(A, lda, B, ldb, M, NQ, K, epi);
   else if (tm == 2)
     tile_gemm<2>(A, lda, B, ldb, M, NQ, K, epi);
@@ -211,50 +293,47 @@ __device__ __forceinline__ void mbar_wait_phase0_cluster(unsigned bar) {
 #endif
 }
 
-// The kernel's shared-memory arrays, resolved once from the layout.
-struct IrSmemPtrs {
+// The kernel's shared-memory arrays, resolved once from the layout, and this block's slice
+// of the hidden channels.
+struct IrBlockCtx {
   float *x, *we, *be, *wd, *bd, *pb, *e, *d, *wp, *p, *mbar;
-  __device__ IrSmemPtrs(const IrSmem& m, float* smem)
-      : x(smem + m.x), we(smem + m.we), be(smem + m.be), wd(smem + m.wd), bd(smem + m.bd),
-        pb(smem + m.pb), e(smem + m.e), d(smem + m.d), wp(smem + m.wp), p(smem + m.p),
-        mbar(smem + m.mbar) {}
+  int cs, cq, oq;  // slice channels (multiple of 4), their quads, output quads
+  int c0;          // first hidden channel of the slice
+  __device__ IrBlockCtx(const IrParams& p, float* smem)
+      : x(smem + p.sm.x), we(smem + p.sm.we), be(smem + p.sm.be), wd(smem + p.sm.wd),
+        bd(smem + p.sm.bd), pb(smem + p.sm.pb), e(smem + p.sm.e), d(smem + p.sm.d),
+        wp(smem + p.sm.wp), p(smem + p.sm.p), mbar(smem + p.sm.mbar), cs(p.slice_ch),
+        cq(p.slice_ch / 4), oq(p.ldo / 4), c0(int(blockIdx.z) * p.slice_ch) {}
 };
 
 // (1) The slice's weights and biases: constant, so fetched before waiting for the previous
 // kernel. Columns past padded4(Ch) and rows past Cin / Ch are zero-filled: zero weights make
 // the padded hidden channels exactly 0 all the way through.
-__device__ __forceinline__ void ir_stage_weights(const IrParams& p, const IrSmemPtrs& sp) {
+__device__ __forceinline__ void ir_stage_weights(const IrParams& p, const IrBlockCtx& c) {
   constexpr int T = kIrBlockThreads;
   const int tid = threadIdx.x;
-  const int CS = p.slice_ch, cq = CS / 4, oq = p.ldo / 4;
-  const int c0 = int(blockIdx.z) * CS;
-  float* Wes = sp.we;
-  float* Bes = sp.be;
-  float* Wds = sp.wd;
-  float* Bds = sp.bd;
-  float* Wps = sp.wp;
-  for (int f = tid; f < p.cin4 * cq; f += T) {
-    const int k = f / cq, j = (f % cq) * 4;
-    const bool v = k < p.cin && c0 + j < p.ldh;
-    cp_async16(Wes + k * CS + j, v ? p.a.expand_w + size_t(k) * p.ldh + c0 + j : p.a.expand_w, v);
+  for (int f = tid; f < p.cin4 * c.cq; f += T) {
+    const int k = f / c.cq, j = (f % c.cq) * 4;
+    const bool v = k < p.cin && c.c0 + j < p.ldh;
+    cp_async16(c.we + k * p.sm.ldwe + j, v ? p.a.expand_w + size_t(k) * p.ldh + c.c0 + j : p.a.expand_w, v);
   }
-  for (int f = tid; f < 11 * cq; f += T) {  // 9 taps, then the two biases
-    const int row = f / cq, j = (f % cq) * 4;
-    const bool v = c0 + j < p.ldh;
+  for (int f = tid; f < 11 * c.cq; f += T) {  // 9 taps, then the two biases
+    const int row = f / c.cq, j = (f % c.cq) * 4;
+    const bool v = c.c0 + j < p.ldh;
     const float* src = row < 9 ? p.a.dw_w + size_t(row) * p.ldh : (row == 9 ? p.a.dw_b : p.a.expand_b);
-    float* dst = row < 9 ? Wds + row * CS : (row == 9 ? Bds : Bes);
-    cp_async16(dst + j, v ? src + c0 + j : src, v);
+    float* dst = row < 9 ? c.wd + row * c.cs : (row == 9 ? c.bd : c.be);
+    cp_async16(dst + j, v ? src + c.c0 + j : src, v);
   }
   if (p.stage_project) {
-    for (int f = tid; f < CS * oq; f += T) {
-      const int c = f / oq, j = (f % oq) * 4;
-      const bool v = c0 + c < p.ch;
-      cp_async16(Wps + c * p.ldo + j, v ? p.a.project_w + size_t(c0 + c) * p.ldo + j : p.a.project_w, v);
+    for (int f = tid; f < c.cs * c.oq; f += T) {
+      const int r = f / c.oq, j = (f % c.oq) * 4;
+      const bool v = c.c0 + r < p.ch;
+      cp_async16(c.wp + r * p.sm.ldwp + j, v ? p.a.project_w + size_t(c.c0 + r) * p.ldo + j : p.a.project_w, v);
     }
   }
   // The projection bias too: the store phase then reads only shared memory (H200 batch 1,
   // with the residual from the staged input: 169.5 vs 171.0 µs).
-  for (int q = tid; q < oq; q += T) cp_async16(sp.pb + 4 * q, p.a.project_b + 4 * q, true);
+  for (int q = tid; q < c.oq; q += T) cp_async16(c.pb + 4 * q, p.a.project_b + 4 * q, true);
   cp_async_commit();
   // Push reduction: peers store into this block's shared memory in step 5, which is legal only
   // once every block of the cluster runs; arrive now, wait just before the first remote store.
@@ -262,23 +341,13 @@ __device__ __forceinline__ void ir_stage_weights(const IrParams& p, const IrSmem
 }
 
 // (2)-(6): everything after the wait.
-__device__ __forceinline__ void ir_compute(const IrParams& p, const IrSmemPtrs& sp) {
+__device__ __forceinline__ void ir_compute(const IrParams& p, const IrBlockCtx& c) {
   namespace cg = cooperative_groups;
   constexpr int T = kIrBlockThreads;
   const int tid = threadIdx.x;
   const int band = int(blockIdx.x) % p.bands, img = int(blockIdx.x) / p.bands;
-  const int CS = p.slice_ch, cq = CS / 4, oq = p.ldo / 4;
-  const int ldx = p.cin4 + 4, lde = CS + 4;  // padded rows of X and of E / D
-  const int c0 = int(blockIdx.z) * CS;
-  float* Xs = sp.x;
-  float* Bes = sp.be;
-  float* Wes = sp.we;
-  float* Wds = sp.wd;
-  float* Bds = sp.bd;
-  float* Es = sp.e;
-  float* Ds = sp.d;
-  float* Wps = sp.wp;
-  float* Ps = sp.p;
+  const int cq = c.cq, oq = c.oq;
+  const int ldx = p.cin4 + 4, lde = c.cs + 4;  // padded rows of X and of E / D
 
   // (2) The band's input rows that lie inside the image.
   const int oh0 = band * p.rows;
@@ -287,7 +356,7 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, const IrSmemPtrs& 
   const int npix = max(0, r_hi - r_lo) * p.w;
   const float* x_img = p.a.x + size_t(img) * p.h * p.w * p.cin;
   const float* x_band = x_img + (size_t(ih0 + r_lo) * p.w) * p.cin;  // rows are contiguous
-  float* xs_band = Xs + r_lo * p.w * ldx;
+  float* xs_band = c.x + r_lo * p.w * ldx;
   if (p.cin % 4 == 0) {
     const int kq = p.cin / 4;
     for (int f = tid; f < npix * kq; f += T) {
@@ -304,20 +373,21 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, const IrSmemPtrs& 
   // Expanded rows outside the image are the depthwise zero padding.
   for (int f = tid; f < p.in_rows * p.w * cq; f += T) {
     const int pix = f / cq, r = pix / p.w;
-    if (r < r_lo || r >= r_hi) st4(Es + pix * lde + (f % cq) * 4, make_float4(0.f, 0.f, 0.f, 0.f));
+    if (r < r_lo || r >= r_hi) st4(c.e + pix * lde + (f % cq) * 4, make_float4(0.f, 0.f, 0.f, 0.f));
   }
   cp_async_wait<0>();
   __syncthreads();
 
   // (3) Expand: E = act(X * We + be) for the valid rows.
   {
-    float* es_band = Es + r_lo * p.w * lde;
+    float* es_band = c.e + r_lo * p.w * lde;
     const bool act = p.expand_relu6;
-    tile_gemm_tm(p.tm_expand, xs_band, ldx, Wes, CS, npix, cq, p.cin,
-                 [&](int m, int q, float4 v) {
-                   v = add4(v, f4(Bes + 4 * q));
-                   st4(es_band + m * lde + 4 * q, act ? relu6_4(v) : v);
-                 });
+    const float* be = c.be;
+    ir_gemm(p.tm_expand, xs_band, ldx, c.we, p.sm.ldwe, npix, cq, p.cin,
+            [&](int m, int q, float4 v) {
+              v = add4(v, f4(be + 4 * q));
+              st4(es_band + m * lde + 4 * q, act ? relu6_4(v) : v);
+            });
   }
   __syncthreads();
 
@@ -325,22 +395,22 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, const IrSmemPtrs& 
   const int rows_valid = min(p.rows, p.oh - oh0);
   const int qv = rows_valid * p.ow;
   for (int f = tid; f < qv * cq; f += T) {
-    const int c = (f % cq) * 4, q = f / cq;
+    const int ch = (f % cq) * 4, q = f / cq;
     const int lr = q / p.ow, ow = q % p.ow;
-    float4 acc = f4(Bds + c);
+    float4 acc = f4(c.bd + ch);
 #pragma unroll
     for (int i = 0; i < 3; ++i) {
-      const float* erow = Es + (lr * p.stride + i) * p.w * lde;
+      const float* erow = c.e + (lr * p.stride + i) * p.w * lde;
 #pragma unroll
       for (int j = 0; j < 3; ++j) {
         const int iw = ow * p.stride - p.pad + j;
         if (unsigned(iw) >= unsigned(p.w)) continue;
-        const float4 e = f4(erow + iw * lde + c), wt = f4(Wds + (i * 3 + j) * CS + c);
+        const float4 e = f4(erow + iw * lde + ch), wt = f4(c.wd + (i * 3 + j) * c.cs + ch);
         acc.x = fmaf(e.x, wt.x, acc.x), acc.y = fmaf(e.y, wt.y, acc.y);
         acc.z = fmaf(e.z, wt.z, acc.z), acc.w = fmaf(e.w, wt.w, acc.w);
       }
     }
-    st4(Ds + q * lde + c, p.dw_relu6 ? relu6_4(acc) : acc);
+    st4(c.d + q * lde + ch, p.dw_relu6 ? relu6_4(acc) : acc);
   }
   __syncthreads();
 
@@ -352,15 +422,17 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, const IrSmemPtrs& 
   const int slices = int(cluster.num_blocks()), rank = int(cluster.block_rank());
   const int total = qv * oq;
   const int per = (total + slices - 1) / slices;
-  float4* const P4 = reinterpret_cast<float4*>(Ps);
+  float4* const P4 = reinterpret_cast<float4*>(c.p);
+  const unsigned bar = smem_addr(c.mbar);
   {
-    const int kv = max(0, min(CS, p.ch - c0));
-    const float* B = p.stage_project ? Wps : p.a.project_w + size_t(kv > 0 ? c0 : 0) * p.ldo;
+    const int kv = max(0, min(c.cs, p.ch - c.c0));
+    const float* B = p.stage_project ? c.wp : p.a.project_w + size_t(kv > 0 ? c.c0 : 0) * p.ldo;
+    const int ldb = p.stage_project ? p.sm.ldwp : p.ldo;
     // Every partial goes straight to its owner's shared memory, slot [rank][e - owner*per],
     // as an asynchronous store counted on the owner's mbarrier; then only local loads.
     __cluster_barrier_wait();
-    const unsigned p4 = smem_addr(P4), bar = smem_addr(sp.mbar);
-    tile_gemm_tm(p.tm_project, Ds, lde, B, p.ldo, qv, oq, kv, [&](int m, int q, float4 v) {
+    const unsigned p4 = smem_addr(P4);
+    ir_gemm(p.tm_project, c.d, lde, B, ldb, qv, oq, kv, [&](int m, int q, float4 v) {
       const int e = m * oq + q, owner = e / per;
       const unsigned slot = p4 + 16u * unsigned(rank * per + (e - owner * per));
       st_async4(map_rank(slot, owner), v, map_rank(bar, owner));
@@ -371,11 +443,8 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, const IrSmemPtrs& 
   // peer writes into a block that has left.
   const int end = min(per, total - rank * per);
   if (tid >= end) return;
-  {
-    const unsigned bar = smem_addr(sp.mbar);
-    if (tid == 0) mbar_expect(bar, unsigned(slices) * unsigned(end) * 16u);
-    mbar_wait_phase0_cluster(bar);
-  }
+  if (tid == 0) mbar_expect(bar, unsigned(slices) * unsigned(end) * 16u);
+  mbar_wait_phase0_cluster(bar);
   for (int i = tid; i < end; i += T) {
     const int e = rank * per + i;
     float4 v = P4[i];
@@ -383,20 +452,18 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, const IrSmemPtrs& 
     const int q = e / oq, o = (e % oq) * 4;
     const int lr = q / p.ow, ow = q - lr * p.ow;
     const size_t base = ((size_t(img) * p.oh + oh0 + lr) * p.ow + ow) * p.cout + o;
-    // Bias from shared memory; a residual that is the block's own input (stride 1, same
-    // shape) from the staged input rows (output row lr is staged row lr + 1).
-    v = add4(v, f4(sp.pb + o));
-    const float* xr = p.res_in_x ? Xs + ((lr + 1) * p.w + ow) * ldx + o : nullptr;
+    // Bias from shared memory; the residual is the block's own input (stride 1, same shape:
+    // the planner refuses any other), read from the staged input rows (output row lr is
+    // staged row lr + 1).
+    v = add4(v, f4(c.pb + o));
+    const float* xr = p.residual ? c.x + ((lr + 1) * p.w + ow) * ldx + o : nullptr;
     if (p.vec_out) {
       if (xr) v = add4(v, f4(xr));
-      else if (p.a.residual) v = add4(v, __ldg(reinterpret_cast<const float4*>(p.a.residual + base)));
       st4(p.a.out + base, p.project_relu6 ? relu6_4(v) : v);
     } else {
       const float vals[4] = {v.x, v.y, v.z, v.w};
       for (int j = 0; j < 4 && o + j < p.cout; ++j) {
-        float y = vals[j];
-        if (xr) y += xr[j];
-        else if (p.a.residual) y += p.a.residual[base + j];
+        const float y = xr ? vals[j] + xr[j] : vals[j];
         p.a.out[base + j] = p.project_relu6 ? relu6(y) : y;
       }
     }
@@ -409,31 +476,49 @@ __global__ void __launch_bounds__(kIrBlockThreads, 1) ir_block_kernel(const IrPa
   // stage their weights there, then wait in pdl_wait() for this grid to complete (H200
   // batch 1: 169.8 vs 171.0 µs against the trigger after the projection).
   pdl_launch_dependents();
-  const IrSmemPtrs sp(p.sm, smem);
+  const IrBlockCtx c(p, smem);
   // Before the cluster arrive in ir_stage_weights: peers store to it only after the wait.
-  if (threadIdx.x == 0) mbar_init_cluster_visible(smem_addr(sp.mbar));
-  ir_stage_weights(p, sp);
+  if (threadIdx.x == 0) mbar_init_cluster_visible(smem_addr(c.mbar));
+  ir_stage_weights(p, c);
   pdl_wait();
-  ir_compute(p, sp);
+  ir_compute(p, c);
 }
 
-// Rows per thread tile. A step of 4 k costs each thread 4 B + tm A float4 shared loads and
-// 16 tm FMAs; the estimate (SM cycles) is the largest of the shared-memory pipe (4 cycles
-// per warp-wide 16-byte load), the FMA pipes (4 warp FMAs per cycle) and one thread's
-// dependent chain (~30 cycles of load latency + its FMAs per step). The first H200 profile
-// (pure per-thread instruction count, tm 1) was bound by the shared-memory pipe.
-int pick_tm(int m, int nq, int k) {
+// Thread tile of a GEMM phase. tm 1, 2, 4: a step of 4 k costs each thread 4 B + tm A
+// float4 shared loads and 16 tm FMAs. tm 8 (K split): a step of one k costs each lane 8 A
+// words + 2 B float4s (16 wavefronts per warp) and 64 FMAs, plus the 3-round shuffle
+// reduction (56 values per lane). The estimate (SM cycles) is the largest of the
+// shared-memory pipe (4 cycles per warp-wide 16-byte load, 1 per 4-byte load or shuffle),
+// the FMA pipes (4 warp FMAs per cycle) and one thread's dependent chain (~30 cycles of
+// load latency + its FMAs per step). The first H200 profile (pure per-thread instruction
+// count, tm 1) was bound by the shared-memory pipe.
+int64_t tm_cost(int tm, int m, int nq, int k) {
+  if (tm == kIrBlockTmKSplit) {
+    const int64_t tiles = int64_t((m + 7) / 8) * ((nq + 1) / 2);
+    const int64_t warps = (tiles * 8 + 31) / 32;
+    const int64_t rounds = (tiles * 8 + kIrBlockThreads - 1) / kIrBlockThreads;
+    const int64_t steps = (k + 7) / 8;
+    const int64_t lds = warps * (steps * 16 + 56);
+    const int64_t fma = warps * steps * 64 / 4;
+    const int64_t chain = rounds * (steps * (30 + 64) + 3 * 60);
+    return std::max({lds, fma, chain});
+  }
+  const int64_t steps = (k + 3) / 4;
+  const int64_t tiles = int64_t((m + tm - 1) / tm) * nq;
+  const int64_t warps = (tiles + 31) / 32;
+  const int64_t rounds = (tiles + kIrBlockThreads - 1) / kIrBlockThreads;
+  const int64_t lds = warps * steps * (4 + tm) * 4;
+  const int64_t fma = warps * steps * 16 * tm / 4;
+  const int64_t chain = rounds * steps * (30 + 16 * tm);
+  return std::max({lds, fma, chain});
+}
+
+int pick_tm(int m, int nq, int k, bool ksplit) {
   int best = 4;
   int64_t best_cost = -1;
-  const int64_t steps = (k + 3) / 4;
-  for (int tm : {4, 2, 1}) {
-    const int64_t tiles = int64_t((m + tm - 1) / tm) * nq;
-    const int64_t warps = (tiles + 31) / 32;
-    const int64_t rounds = (tiles + kIrBlockThreads - 1) / kIrBlockThreads;
-    const int64_t lds = warps * steps * (4 + tm) * 4;
-    const int64_t fma = warps * steps * 16 * tm / 4;
-    const int64_t chain = rounds * steps * (30 + 16 * tm);
-    const int64_t cost = std::max({lds, fma, chain});
+  for (int tm : {4, 2, 1, kIrBlockTmKSplit}) {
+    if (tm == kIrBlockTmKSplit && !ksplit) continue;
+    const int64_t cost = tm_cost(tm, m, nq, k);
     if (best_cost < 0 || cost < best_cost) best = tm, best_cost = cost;
   }
   return best;
@@ -441,7 +526,8 @@ int pick_tm(int m, int nq, int k) {
 
 IrSmem layout_of(const IrBlockShape& s, const IrBlockPlan& p) {
   return ir_smem_layout(p.in_rows, s.w, padded4(s.cin), p.slice_ch, p.rows * s.ow, padded4(s.cout),
-                        p.stage_project, p.slices);
+                        p.stage_project, p.slices, p.tm_expand == kIrBlockTmKSplit,
+                        p.tm_project == kIrBlockTmKSplit);
 }
 
 }  // namespace
@@ -469,6 +555,8 @@ IrBlockPlan plan_ir_block(const IrBlockShape& s, int sm_count, size_t smem_limit
       (s.w + 2 * s.pad - 3) / s.stride + 1 != s.ow || s.h + 2 * s.pad < 3 || s.w + 2 * s.pad < 3)
     return refuse("not a 3x3 depthwise shape");
   if (s.ch < 5) return refuse("fewer than 5 hidden channels to split over a cluster");
+  if (s.residual && (s.stride != 1 || s.pad != 1 || s.h != s.oh || s.w != s.ow || s.cin != s.cout))
+    return refuse("a residual that is not the block's own input");
   if (int64_t(s.n) * s.oh * s.ow * s.cout >= (int64_t(1) << 31) ||
       int64_t(s.n) * s.h * s.w * s.cin >= (int64_t(1) << 31))
     return refuse("more than 2^31 elements");
@@ -487,14 +575,17 @@ IrBlockPlan plan_ir_block(const IrBlockShape& s, int sm_count, size_t smem_limit
   // threads x ~113 registers allow one), since every extra row per band shortens the
   // recomputed halo but lengthens the block; when no count fits one wave (large batch), as
   // many as shared memory allows. Staged projection weights when they fit.
+  const bool may_ks_e = force.tm_expand == kIrBlockTmKSplit || (force.tm_expand == 0 && force.ksplit);
+  const bool may_ks_p = force.tm_project == kIrBlockTmKSplit || (force.tm_project == 0 && force.ksplit);
   int best_rows = 0;
   bool best_stage = false;
   for (int rows = 1; rows <= s.oh; ++rows) {
     const int in_rows = (rows - 1) * s.stride + 3;
     bool fits = false, stage = false;
     for (bool st : {true, false}) {
+      // Weight rows padded for the K split when it may be chosen (at most 4 floats a row).
       const IrSmem m = ir_smem_layout(in_rows, s.w, padded4(s.cin), p.slice_ch, rows * s.ow,
-                                      padded4(s.cout), st, p.slices);
+                                      padded4(s.cout), st, p.slices, may_ks_e, may_ks_p);
       if (size_t(m.total) * sizeof(float) <= smem_limit) {
         fits = true, stage = st;
         break;
@@ -511,9 +602,11 @@ IrBlockPlan plan_ir_block(const IrBlockShape& s, int sm_count, size_t smem_limit
   p.in_rows = (p.rows - 1) * s.stride + 3;
   p.bands = (s.oh + p.rows - 1) / p.rows;
   if (int64_t(p.bands) * s.n > 0x7fffffff) return refuse("grid too large");
-  auto tm_or = [](int forced, int picked) { return forced >= 4 ? 4 : forced >= 2 ? 2 : forced == 1 ? 1 : picked; };
-  p.tm_expand = tm_or(force.tm_expand, pick_tm(p.in_rows * s.w, p.slice_ch / 4, s.cin));
-  p.tm_project = tm_or(force.tm_project, pick_tm(p.rows * s.ow, padded4(s.cout) / 4, p.slice_ch));
+  auto tm_or = [](int forced, int picked) {
+    return forced == kIrBlockTmKSplit ? forced : forced >= 4 ? 4 : forced >= 2 ? 2 : forced == 1 ? 1 : picked;
+  };
+  p.tm_expand = tm_or(force.tm_expand, pick_tm(p.in_rows * s.w, p.slice_ch / 4, s.cin, may_ks_e));
+  p.tm_project = tm_or(force.tm_project, pick_tm(p.rows * s.ow, padded4(s.cout) / 4, p.slice_ch, may_ks_p));
   p.smem_bytes = size_t(layout_of(s, p).total) * sizeof(float);
   p.ok = true;
   return p;
@@ -552,14 +645,13 @@ namespace {
 IrParams make_params(const IrBlockShape& s, const IrBlockPlan& plan, const IrBlockArgs& a) {
   if (!plan.ok) throw std::logic_error("ir_block: launch of a refused plan (" + plan.reason + ")");
   if (!a.x || !a.expand_w || !a.expand_b || !a.dw_w || !a.dw_b || !a.project_w || !a.project_b ||
-      !a.out || (s.residual && !a.residual))
+      !a.out)
     throw InputError("ir_block: null pointer");
   if (!aligned16(a.x) || !aligned16(a.expand_w) || !aligned16(a.dw_w) || !aligned16(a.project_w) ||
       !aligned16(a.expand_b) || !aligned16(a.dw_b) || !aligned16(a.project_b))
     throw std::logic_error("ir_block: inputs and weights must be 16-byte aligned");
   IrParams p;
   p.a = a;
-  if (!s.residual) p.a.residual = nullptr;
   p.h = s.h, p.w = s.w, p.cin = s.cin, p.ch = s.ch, p.oh = s.oh, p.ow = s.ow, p.cout = s.cout;
   p.stride = s.stride, p.pad = s.pad;
   p.rows = plan.rows, p.in_rows = plan.in_rows, p.bands = plan.bands, p.slice_ch = plan.slice_ch;
@@ -567,9 +659,8 @@ IrParams make_params(const IrBlockShape& s, const IrBlockPlan& plan, const IrBlo
   p.cin4 = padded4(s.cin), p.ldh = padded4(s.ch), p.ldo = padded4(s.cout);
   p.stage_project = plan.stage_project;
   p.expand_relu6 = s.expand_relu6, p.dw_relu6 = s.dw_relu6, p.project_relu6 = s.project_relu6;
-  p.res_in_x = s.residual && a.residual == a.x && s.stride == 1 && s.pad == 1 && s.h == s.oh &&
-               s.w == s.ow && s.cin == s.cout;
-  p.vec_out = s.cout % 4 == 0 && aligned16(a.out) && (!p.a.residual || aligned16(p.a.residual));
+  p.residual = s.residual;  // the block's own input; plan_ir_block refuses any other
+  p.vec_out = s.cout % 4 == 0 && aligned16(a.out);
   p.sm = layout_of(s, plan);
   if (size_t(p.sm.total) * sizeof(float) != plan.smem_bytes)
     throw std::logic_error("ir_block: plan does not match the shape");

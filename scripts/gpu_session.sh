@@ -40,7 +40,7 @@ tests() { ctest --test-dir "$BUILD" --output-on-failure -j "${MBV2_CTEST_JOBS:-4
 sanitize() {
   local rc=0 exe
   for exe in "$BUILD"/tests/test_custom_layers "$BUILD"/tests/test_custom_network; do
-    for tool in memcheck racecheck; do
+    for tool in memcheck racecheck synccheck; do
       echo "--- compute-sanitizer --tool $tool $exe --gtest_filter=CustomSanitize.*"
       compute-sanitizer --tool "$tool" --error-exitcode 1 "$exe" --gtest_filter='CustomSanitize.*' || rc=1
     done

@@ -166,6 +166,12 @@ TEST(CustomNetwork, FusedBlocksOnAwkwardShapes) {
     CustomOptions wide = fusion(true, true);
     wide.block_slices = 16;  // clusters of 8, 12 and 16 blocks of 4 hidden channels
     expect_matches_reference(spec, weights, batch, wide, 75);
+    for (int slices : {0, 16}) {  // the K-split GEMM in both phases, 8 x 8 tiles over 8 lanes
+      CustomOptions ks = fusion(true, true);
+      ks.block_slices = slices;
+      ks.block_tm_expand = ks.block_tm_project = 8;
+      expect_matches_reference(spec, weights, batch, ks, 76);
+    }
     std::unique_ptr<Backend> backend = prepared(spec, weights, batch, fusion(true));
     const std::string d = backend->describe_forward();
     EXPECT_NE(d.find("4 inverted-residual blocks fused"), std::string::npos) << d;
@@ -183,6 +189,47 @@ TEST(CustomSanitize, FusedBlocksAwkwardOnce) {
     CustomOptions o = fusion(true, batch == 3);
     o.block_slices = batch == 3 ? 16 : 0;  // non-portable clusters of up to 16 blocks
     expect_matches_reference(spec, weights, batch, o, 74);
+    o.block_tm_expand = o.block_tm_project = 8;  // the K-split GEMM
+    expect_matches_reference(spec, weights, batch, o, 77);
+  }
+}
+
+// A block whose residual is not its own input runs as three kernels (the block kernel adds
+// only its staged input rows); the blocks around it still fuse, and the logits match.
+TEST(CustomNetwork, BlockWithAnotherResidualRunsUnfused) {
+  MBV2_SKIP_WITHOUT_GPU();
+  const Activation r6 = Activation::kRelu6, none = Activation::kNone;
+  ModelSpec s;
+  s.name = "foreign_residual";
+  s.resolution = 9;
+  s.num_classes = 6;
+  std::vector<Layer>& L = s.layers;
+  L.push_back(chain_conv(0, 3, 24, 9, 1, 1, 1, r6));
+  L.push_back(chain_conv(1, 24, 24, 9, 3, 1, 24, r6));
+  L.push_back(chain_conv(2, 24, 8, 9, 1, 1, 1, none));
+  L.push_back(chain_conv(3, 8, 32, 9, 1, 1, 1, r6));
+  L.push_back(chain_conv(4, 32, 32, 9, 3, 1, 32, r6));
+  L.push_back(chain_conv(5, 32, 8, 9, 1, 1, 1, none, 2));  // + its own input: fused
+  L.push_back(chain_conv(6, 8, 32, 9, 1, 1, 1, r6));
+  L.push_back(chain_conv(7, 32, 32, 9, 3, 1, 32, r6));
+  L.push_back(chain_conv(8, 32, 8, 9, 1, 1, 1, none, 2));  // + layer 2, not its input (5)
+  Layer pool;
+  pool.index = 9, pool.name = "pool", pool.kind = LayerKind::kGlobalAvgPool;
+  pool.in_c = pool.out_c = 8, pool.in_h = pool.in_w = 9, pool.out_h = pool.out_w = 1;
+  pool.input_from = 8;
+  L.push_back(pool);
+  Layer fc;
+  fc.index = 10, fc.name = "fc", fc.kind = LayerKind::kLinear;
+  fc.in_c = 8, fc.out_c = 6, fc.in_h = fc.in_w = fc.out_h = fc.out_w = 1;
+  fc.input_from = 9;
+  L.push_back(fc);
+  const ModelWeights weights = synthetic_weights(s, 91);
+  for (int batch : {1, 3}) {
+    expect_matches_reference(s, weights, batch, fusion(true, true), 92);
+    std::unique_ptr<Backend> backend = prepared(s, weights, batch, fusion(true));
+    const std::string d = backend->describe_forward();
+    EXPECT_NE(d.find("2 inverted-residual blocks fused"), std::string::npos) << d;
+    EXPECT_EQ(d.find(" 6-8="), std::string::npos) << d;
   }
 }
 
