@@ -75,13 +75,11 @@ CustomOptions CustomOptions::from_env() {
   o.block_rows = env_int("MBV2_CUSTOM_BLOCK_ROWS", 0, 4096, o.block_rows);
   if (const char* v = env("MBV2_CUSTOM_BLOCK_TM")) {
     const std::string s(v);
-    auto tm = [](char c) { return c == '0' || c == '1' || c == '2' || c == '4' || c == '8'; };
+    auto tm = [](char c) { return c == '0' || c == '1' || c == '2' || c == '4'; };
     if (s.size() != 3 || !tm(s[0]) || s[1] != ',' || !tm(s[2]))
-      throw InputError("MBV2_CUSTOM_BLOCK_TM='" + s +
-                       "': expected E,P with each 0 (planner), 1, 2, 4 or 8 (8x8 tiles, K split)");
+      throw InputError("MBV2_CUSTOM_BLOCK_TM='" + s + "': expected E,P with each 0 (planner), 1, 2 or 4");
     o.block_tm_expand = s[0] - '0', o.block_tm_project = s[2] - '0';
   }
-  o.block_ksplit = env_flag("MBV2_CUSTOM_BLOCK_KSPLIT", o.block_ksplit);
   return o;
 }
 
@@ -92,7 +90,6 @@ std::string CustomOptions::str() const {
     << " block_slices=" << (block_slices ? std::to_string(block_slices) : std::string("auto"));
   if (block_rows) s << " block_rows=" << block_rows;
   if (block_tm_expand || block_tm_project) s << " block_tm=" << block_tm_expand << "," << block_tm_project;
-  s << " block_ksplit=" << (block_ksplit ? 1 : 0);
   s << " pdl=" << (pdl ? 1 : 0)
     << " pw_kernel=" << (pw_kernel ? "v" + std::to_string(pw_kernel) : std::string("auto"))
     << " pw_tile=" << (pw_tile.empty() ? "auto" : pw_tile)

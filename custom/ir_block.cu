@@ -39,11 +39,12 @@
 //       the bytes it expects instead of a cluster barrier (cluster.sync() put a MEMBAR.ALL.GPU
 //       and a wait for the slowest peer on every block). H200 b1: 166.1 vs 168.4 µs, same
 //       session, interleaved, three times each.
-//   v2.4 K-split GEMM (tm 8): 8x8 tiles per group of 8 lanes, lane s taking k = s, s + 8, ...,
-//       reduce-scattered with shuffles: half the shared-memory wavefronts per FMA of the 4x4
-//       tiles and twice the threads. The planner picks it by its estimate only with
-//       MBV2_CUSTOM_BLOCK_KSPLIT=1 until measured. The residual is only ever the block's own
-//       input (the backend fuses no other; the L2 residual path, run by no test, is gone).
+//   v2.4 the residual is only ever the block's own input (the backend fuses no other block;
+//       the L2 residual path, run by no test, is gone); slice geometry computed once.
+//       Tried and removed (code in commit 402c00f): a K-split GEMM, 8x8 tiles per group of
+//       8 lanes, lane s taking k = s, s + 8, ..., reduce-scattered with shuffles (half the
+//       shared-memory wavefronts per FMA of the 4x4 tiles, twice the threads). H200 b1:
+//       expand only 168.8, projection only 170.2, both 172.6 vs 166.0 µs without.
 //   Tried and reverted (commit 5263da6 has the code): chains of consecutive blocks in one
 //       persistent kernel with a grid barrier between blocks. H200 batch 1: 180 vs 171 µs
 //       (one kernel per block with PDL is cheaper than the barrier; custom/NOTES.md).
@@ -68,35 +69,24 @@ namespace {
 // Float offsets of the kernel's shared-memory arrays (all multiples of 4 floats).
 struct IrSmem {
   int x, we, be, wd, bd, pb, e, d, wp, p, mbar, total;
-  int ldwe, ldwp;  // row strides of the staged expand / projection weights
 };
 
-// Row stride of a staged weight matrix read by the K-split GEMM: there the 8 lanes of a
-// quarter warp read 8 consecutive rows, which hit 8 different bank quads only when the
-// stride is an odd number of float4s.
-__host__ __device__ inline int ks_stride(int n4, bool ksplit) {
-  return ksplit && (n4 / 4) % 2 == 0 ? n4 + 4 : n4;
-}
-
 __host__ __device__ inline IrSmem ir_smem_layout(int in_rows, int w, int cin4, int cs, int q,
-                                                 int cout4, bool stage_project, int slices,
-                                                 bool ks_expand, bool ks_project) {
+                                                 int cout4, bool stage_project, int slices) {
   IrSmem s;
-  s.ldwe = ks_stride(cs, ks_expand);
-  s.ldwp = ks_stride(cout4, ks_project);
   int o = 0;
   // Rows of X, E and D are padded by 4 floats: threads of a warp reading float4s of
   // neighbouring pixels then hit different banks (the first H200 profile showed 4.6-way
   // conflicts on 23% of the shared loads without it).
   s.x = o, o += in_rows * w * (cin4 + 4);  // input rows of the band [in_rows * W][cin4 + 4]
-  s.we = o, o += cin4 * s.ldwe;       // expand weights of the slice [cin4][ldwe >= cs]
+  s.we = o, o += cin4 * cs;           // expand weights of the slice [cin4][cs]
   s.be = o, o += cs;                  // expand bias
   s.wd = o, o += 9 * cs;              // depthwise taps              [9][cs]
   s.bd = o, o += cs;                  // depthwise bias
   s.pb = o, o += cout4;               // projection bias
   s.e = o, o += in_rows * w * (cs + 4);  // expanded rows            [in_rows * W][cs + 4]
   s.d = o, o += q * (cs + 4);            // depthwise outputs        [rows * OW][cs + 4]
-  s.wp = o, o += stage_project ? cs * s.ldwp : 0;  // projection weights [cs][ldwp >= cout4]
+  s.wp = o, o += stage_project ? cs * cout4 : 0;  // projection weights [cs][cout4]
   // Partial projections: pull, this block's own [rows * OW][cout4]; push, what every block
   // of the cluster sends for the 1/slices of the tile this block finishes ([slices][per]
   // float4, per = ceil(rows * OW * cout4 / 4 / slices)); the larger of the two.
@@ -172,76 +162,11 @@ __device__ __forceinline__ void tile_gemm(const float* A, int lda, const float* 
   }
 }
 
-// The K-split GEMM (tm kIrBlockTmKSplit): each group of 8 consecutive lanes owns an
-// 8-row x 8-column tile (two quads) and lane s of the group takes k = s, s + 8, s + 16, ...
-// Per k a lane loads 8 A values (LDS.32: the group's lanes read 8 consecutive words) and 2
-// B float4s, for 64 FMAs: 4 FMAs per shared-memory float against 2 for the TM 4 x 4 tile,
-// with twice the threads on the same tile count. The 8 partial tiles of a group are then
-// reduce-scattered with 3 rounds of shuffles (32 + 16 + 8 values sent per lane), after which
-// lane s holds row s of the tile. The order of the additions is fixed: deterministic.
-// B (shared memory) needs a row stride that is an odd number of float4s (ks_stride); B in
-// global memory any multiple of 4.
-template <class Epi>
-__device__ __forceinline__ void tile_gemm_ks(const float* A, int lda, const float* B, int ldb, int M,
-                                             int NQ, int K, Epi&& epi) {
-  constexpr int kGroups = kIrBlockThreads / 8;
-  const int lane = int(threadIdx.x) & 31, s = lane & 7;
-  const int nt = (NQ + 1) / 2, tiles = (M + 7) / 8 * nt;
-  // Warp-uniform loop (the shuffles need every lane): groups past the last tile recompute
-  // the last one and store nothing.
-  for (int t0 = (int(threadIdx.x) >> 5) * 4; t0 < tiles; t0 += kGroups) {
-    const int tg = t0 + (lane >> 3), t = min(tg, tiles - 1);
-    const int mi = t / nt, q0 = (t - mi * nt) * 2, q1 = min(q0 + 1, NQ - 1), m0 = mi * 8;
-    int ro[8];
-#pragma unroll
-    for (int i = 0; i < 8; ++i) ro[i] = min(m0 + i, M - 1) * lda;
-    float acc[8][8];
-#pragma unroll
-    for (int i = 0; i < 8; ++i)
-#pragma unroll
-      for (int j = 0; j < 8; ++j) acc[i][j] = 0.0f;
-    const float* b0 = B + 4 * q0;
-    const float* b1 = B + 4 * q1;
-#pragma unroll 2
-    for (int k = s; k < K; k += 8) {
-      const float4 x0 = f4(b0 + k * ldb), x1 = f4(b1 + k * ldb);
-      const float bv[8] = {x0.x, x0.y, x0.z, x0.w, x1.x, x1.y, x1.z, x1.w};
-#pragma unroll
-      for (int i = 0; i < 8; ++i) {
-        const float av = A[ro[i] + k];
-#pragma unroll
-        for (int j = 0; j < 8; ++j) acc[i][j] = fmaf(av, bv[j], acc[i][j]);
-      }
-    }
-    // Reduce-scatter: the lane whose bit `d` is set keeps the upper half of the rows it
-    // still holds and sends the lower half to its partner (lane ^ d), which keeps the lower.
-#pragma unroll
-    for (int d = 4, h = 4; d >= 1; d /= 2, h /= 2) {
-      const bool up = (lane & d) != 0;
-#pragma unroll
-      for (int i = 0; i < h; ++i)
-#pragma unroll
-        for (int j = 0; j < 8; ++j) {
-          const float send = up ? acc[i][j] : acc[i + h][j];
-          const float keep = up ? acc[i + h][j] : acc[i][j];
-          acc[i][j] = keep + __shfl_xor_sync(0xffffffffu, send, d);
-        }
-    }
-    const int m = m0 + s;
-    if (tg < tiles && m < M) {
-      epi(m, q0, make_float4(acc[0][0], acc[0][1], acc[0][2], acc[0][3]));
-      if (q0 + 1 < NQ) epi(m, q0 + 1, make_float4(acc[0][4], acc[0][5], acc[0][6], acc[0][7]));
-    }
-  }
-}
-
-// tm: 1, 2, 4 = tile_gemm<TM>; kIrBlockTmKSplit = tile_gemm_ks.
+// tm: 1, 2, 4 pixels per thread tile.
 template <class Epi>
 __device__ __forceinline__ void ir_gemm(int tm, const float* A, int lda, const float* B, int ldb,
                                         int M, int NQ, int K, Epi&& epi) {
-  if (tm == kIrBlockTmKSplit)
-    tile_gemm_ks(A, lda, B, ldb, M, NQ, K, epi);
-  else if (tm >= 4)
+  if (tm >= 4)
     tile_gemm<4>(A, lda, B, ldb, M, NQ, K, epi);
   else if (tm == 2)
     tile_gemm<2>(A, lda, B, ldb, M, NQ, K, epi);
@@ -315,7 +240,7 @@ __device__ __forceinline__ void ir_stage_weights(const IrParams& p, const IrBloc
   for (int f = tid; f < p.cin4 * c.cq; f += T) {
     const int k = f / c.cq, j = (f % c.cq) * 4;
     const bool v = k < p.cin && c.c0 + j < p.ldh;
-    cp_async16(c.we + k * p.sm.ldwe + j, v ? p.a.expand_w + size_t(k) * p.ldh + c.c0 + j : p.a.expand_w, v);
+    cp_async16(c.we + k * c.cs + j, v ? p.a.expand_w + size_t(k) * p.ldh + c.c0 + j : p.a.expand_w, v);
   }
   for (int f = tid; f < 11 * c.cq; f += T) {  // 9 taps, then the two biases
     const int row = f / c.cq, j = (f % c.cq) * 4;
@@ -328,7 +253,7 @@ __device__ __forceinline__ void ir_stage_weights(const IrParams& p, const IrBloc
     for (int f = tid; f < c.cs * c.oq; f += T) {
       const int r = f / c.oq, j = (f % c.oq) * 4;
       const bool v = c.c0 + r < p.ch;
-      cp_async16(c.wp + r * p.sm.ldwp + j, v ? p.a.project_w + size_t(c.c0 + r) * p.ldo + j : p.a.project_w, v);
+      cp_async16(c.wp + r * p.ldo + j, v ? p.a.project_w + size_t(c.c0 + r) * p.ldo + j : p.a.project_w, v);
     }
   }
   // The projection bias too: the store phase then reads only shared memory (H200 batch 1,
@@ -383,7 +308,7 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, const IrBlockCtx& 
     float* es_band = c.e + r_lo * p.w * lde;
     const bool act = p.expand_relu6;
     const float* be = c.be;
-    ir_gemm(p.tm_expand, xs_band, ldx, c.we, p.sm.ldwe, npix, cq, p.cin,
+    ir_gemm(p.tm_expand, xs_band, ldx, c.we, c.cs, npix, cq, p.cin,
             [&](int m, int q, float4 v) {
               v = add4(v, f4(be + 4 * q));
               st4(es_band + m * lde + 4 * q, act ? relu6_4(v) : v);
@@ -427,12 +352,11 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, const IrBlockCtx& 
   {
     const int kv = max(0, min(c.cs, p.ch - c.c0));
     const float* B = p.stage_project ? c.wp : p.a.project_w + size_t(kv > 0 ? c.c0 : 0) * p.ldo;
-    const int ldb = p.stage_project ? p.sm.ldwp : p.ldo;
     // Every partial goes straight to its owner's shared memory, slot [rank][e - owner*per],
     // as an asynchronous store counted on the owner's mbarrier; then only local loads.
     __cluster_barrier_wait();
     const unsigned p4 = smem_addr(P4);
-    ir_gemm(p.tm_project, c.d, lde, B, ldb, qv, oq, kv, [&](int m, int q, float4 v) {
+    ir_gemm(p.tm_project, c.d, lde, B, p.ldo, qv, oq, kv, [&](int m, int q, float4 v) {
       const int e = m * oq + q, owner = e / per;
       const unsigned slot = p4 + 16u * unsigned(rank * per + (e - owner * per));
       st_async4(map_rank(slot, owner), v, map_rank(bar, owner));
@@ -484,41 +408,23 @@ __global__ void __launch_bounds__(kIrBlockThreads, 1) ir_block_kernel(const IrPa
   ir_compute(p, c);
 }
 
-// Thread tile of a GEMM phase. tm 1, 2, 4: a step of 4 k costs each thread 4 B + tm A
-// float4 shared loads and 16 tm FMAs. tm 8 (K split): a step of one k costs each lane 8 A
-// words + 2 B float4s (16 wavefronts per warp) and 64 FMAs, plus the 3-round shuffle
-// reduction (56 values per lane). The estimate (SM cycles) is the largest of the
-// shared-memory pipe (4 cycles per warp-wide 16-byte load, 1 per 4-byte load or shuffle),
-// the FMA pipes (4 warp FMAs per cycle) and one thread's dependent chain (~30 cycles of
-// load latency + its FMAs per step). The first H200 profile (pure per-thread instruction
-// count, tm 1) was bound by the shared-memory pipe.
-int64_t tm_cost(int tm, int m, int nq, int k) {
-  if (tm == kIrBlockTmKSplit) {
-    const int64_t tiles = int64_t((m + 7) / 8) * ((nq + 1) / 2);
-    const int64_t warps = (tiles * 8 + 31) / 32;
-    const int64_t rounds = (tiles * 8 + kIrBlockThreads - 1) / kIrBlockThreads;
-    const int64_t steps = (k + 7) / 8;
-    const int64_t lds = warps * (steps * 16 + 56);
-    const int64_t fma = warps * steps * 64 / 4;
-    const int64_t chain = rounds * (steps * (30 + 64) + 3 * 60);
-    return std::max({lds, fma, chain});
-  }
-  const int64_t steps = (k + 3) / 4;
-  const int64_t tiles = int64_t((m + tm - 1) / tm) * nq;
-  const int64_t warps = (tiles + 31) / 32;
-  const int64_t rounds = (tiles + kIrBlockThreads - 1) / kIrBlockThreads;
-  const int64_t lds = warps * steps * (4 + tm) * 4;
-  const int64_t fma = warps * steps * 16 * tm / 4;
-  const int64_t chain = rounds * steps * (30 + 16 * tm);
-  return std::max({lds, fma, chain});
-}
-
-int pick_tm(int m, int nq, int k, bool ksplit) {
+// Rows per thread tile. A step of 4 k costs each thread 4 B + tm A float4 shared loads and
+// 16 tm FMAs; the estimate (SM cycles) is the largest of the shared-memory pipe (4 cycles
+// per warp-wide 16-byte load), the FMA pipes (4 warp FMAs per cycle) and one thread's
+// dependent chain (~30 cycles of load latency + its FMAs per step). The first H200 profile
+// (pure per-thread instruction count, tm 1) was bound by the shared-memory pipe.
+int pick_tm(int m, int nq, int k) {
   int best = 4;
   int64_t best_cost = -1;
-  for (int tm : {4, 2, 1, kIrBlockTmKSplit}) {
-    if (tm == kIrBlockTmKSplit && !ksplit) continue;
-    const int64_t cost = tm_cost(tm, m, nq, k);
+  const int64_t steps = (k + 3) / 4;
+  for (int tm : {4, 2, 1}) {
+    const int64_t tiles = int64_t((m + tm - 1) / tm) * nq;
+    const int64_t warps = (tiles + 31) / 32;
+    const int64_t rounds = (tiles + kIrBlockThreads - 1) / kIrBlockThreads;
+    const int64_t lds = warps * steps * (4 + tm) * 4;
+    const int64_t fma = warps * steps * 16 * tm / 4;
+    const int64_t chain = rounds * steps * (30 + 16 * tm);
+    const int64_t cost = std::max({lds, fma, chain});
     if (best_cost < 0 || cost < best_cost) best = tm, best_cost = cost;
   }
   return best;
@@ -526,8 +432,7 @@ int pick_tm(int m, int nq, int k, bool ksplit) {
 
 IrSmem layout_of(const IrBlockShape& s, const IrBlockPlan& p) {
   return ir_smem_layout(p.in_rows, s.w, padded4(s.cin), p.slice_ch, p.rows * s.ow, padded4(s.cout),
-                        p.stage_project, p.slices, p.tm_expand == kIrBlockTmKSplit,
-                        p.tm_project == kIrBlockTmKSplit);
+                        p.stage_project, p.slices);
 }
 
 }  // namespace
@@ -575,17 +480,14 @@ IrBlockPlan plan_ir_block(const IrBlockShape& s, int sm_count, size_t smem_limit
   // threads x ~113 registers allow one), since every extra row per band shortens the
   // recomputed halo but lengthens the block; when no count fits one wave (large batch), as
   // many as shared memory allows. Staged projection weights when they fit.
-  const bool may_ks_e = force.tm_expand == kIrBlockTmKSplit || (force.tm_expand == 0 && force.ksplit);
-  const bool may_ks_p = force.tm_project == kIrBlockTmKSplit || (force.tm_project == 0 && force.ksplit);
   int best_rows = 0;
   bool best_stage = false;
   for (int rows = 1; rows <= s.oh; ++rows) {
     const int in_rows = (rows - 1) * s.stride + 3;
     bool fits = false, stage = false;
     for (bool st : {true, false}) {
-      // Weight rows padded for the K split when it may be chosen (at most 4 floats a row).
       const IrSmem m = ir_smem_layout(in_rows, s.w, padded4(s.cin), p.slice_ch, rows * s.ow,
-                                      padded4(s.cout), st, p.slices, may_ks_e, may_ks_p);
+                                      padded4(s.cout), st, p.slices);
       if (size_t(m.total) * sizeof(float) <= smem_limit) {
         fits = true, stage = st;
         break;
@@ -602,11 +504,9 @@ IrBlockPlan plan_ir_block(const IrBlockShape& s, int sm_count, size_t smem_limit
   p.in_rows = (p.rows - 1) * s.stride + 3;
   p.bands = (s.oh + p.rows - 1) / p.rows;
   if (int64_t(p.bands) * s.n > 0x7fffffff) return refuse("grid too large");
-  auto tm_or = [](int forced, int picked) {
-    return forced == kIrBlockTmKSplit ? forced : forced >= 4 ? 4 : forced >= 2 ? 2 : forced == 1 ? 1 : picked;
-  };
-  p.tm_expand = tm_or(force.tm_expand, pick_tm(p.in_rows * s.w, p.slice_ch / 4, s.cin, may_ks_e));
-  p.tm_project = tm_or(force.tm_project, pick_tm(p.rows * s.ow, padded4(s.cout) / 4, p.slice_ch, may_ks_p));
+  auto tm_or = [](int forced, int picked) { return forced >= 4 ? 4 : forced >= 2 ? 2 : forced == 1 ? 1 : picked; };
+  p.tm_expand = tm_or(force.tm_expand, pick_tm(p.in_rows * s.w, p.slice_ch / 4, s.cin));
+  p.tm_project = tm_or(force.tm_project, pick_tm(p.rows * s.ow, padded4(s.cout) / 4, p.slice_ch));
   p.smem_bytes = size_t(layout_of(s, p).total) * sizeof(float);
   p.ok = true;
   return p;

@@ -33,9 +33,8 @@ struct IrBlockPlan {
   int bands = 1;           ///< ceil(OH / rows)
   int slices = 2;          ///< cluster size (2..16)
   int slice_ch = 4;        ///< hidden channels per block (multiple of 4)
-  int tm_expand = 4;       ///< expand GEMM thread tile: 1, 2, 4 pixels x 4 channels, or
-                           ///< kIrBlockTmKSplit (8 x 8, K split over 8 lanes)
-  int tm_project = 4;      ///< the same for the projection GEMM
+  int tm_expand = 4;       ///< pixels per thread tile in the expand GEMM (1, 2 or 4)
+  int tm_project = 4;      ///< pixels per thread tile in the projection GEMM
   bool stage_project = true;  ///< projection weights staged in shared memory (else read from L2)
   size_t smem_bytes = 0;
   /// "ir_block<rows 1, 8 x 72 ch, tm 4/4, wp smem> [112 blocks, 61440 B]" (batch applied by caller)
@@ -43,8 +42,6 @@ struct IrBlockPlan {
 };
 
 constexpr int kIrBlockThreads = 512;
-/// tm value of the K-split GEMM: 8 x 8 tiles per group of 8 lanes, each lane a k residue.
-constexpr int kIrBlockTmKSplit = 8;
 constexpr int kIrBlockMaxPortableSlices = 8;  ///< portable cluster size
 constexpr int kIrBlockMaxSlices = 16;         ///< with non-portable cluster sizes (Hopper)
 
@@ -52,9 +49,8 @@ constexpr int kIrBlockMaxSlices = 16;         ///< with non-portable cluster siz
 struct IrBlockForce {
   int slices = 0;      ///< cluster size 2..16, clamped to what the channels allow
   int rows = 0;        ///< output rows per band, clamped to the output height and to what fits
-  int tm_expand = 0;   ///< 1, 2, 4 or kIrBlockTmKSplit
-  int tm_project = 0;  ///< 1, 2, 4 or kIrBlockTmKSplit
-  bool ksplit = false;  ///< the planner may pick kIrBlockTmKSplit where its estimate is lower
+  int tm_expand = 0;   ///< 1, 2 or 4
+  int tm_project = 0;  ///< 1, 2 or 4
 };
 
 /// Plans the block for a device of `sm_count` SMs and `smem_limit` bytes of opt-in shared

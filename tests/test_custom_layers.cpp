@@ -303,23 +303,6 @@ TEST(CustomIrBlockPlan, HonoursForcedChoices) {
   EXPECT_EQ(p.bands, 3);  // 5 + 5 + 4 rows
   EXPECT_EQ(p.tm_expand, 1);
   EXPECT_EQ(p.tm_project, 2);
-  // The K-split GEMM: forced, or picked by the estimate when allowed; its staged weight rows
-  // are padded (never smaller than the same cut with 4x4 tiles).
-  custom::IrBlockForce k = f;
-  k.tm_expand = custom::kIrBlockTmKSplit, k.tm_project = custom::kIrBlockTmKSplit;
-  const custom::IrBlockPlan ks = custom::plan_ir_block(s, 132, 227 * 1024, 16, k);
-  ASSERT_TRUE(ks.ok) << ks.reason;
-  EXPECT_EQ(ks.tm_expand, custom::kIrBlockTmKSplit);
-  EXPECT_EQ(ks.tm_project, custom::kIrBlockTmKSplit);
-  EXPECT_EQ(ks.rows, p.rows);
-  EXPECT_GE(ks.smem_bytes, p.smem_bytes);
-  custom::IrBlockForce allow;
-  allow.ksplit = true;
-  const custom::IrBlockPlan by_estimate = custom::plan_ir_block(s, 132, 227 * 1024, 16, allow);
-  ASSERT_TRUE(by_estimate.ok) << by_estimate.reason;
-  // 14x14, 64 -> 384 -> 64 in 16 slices of 24 channels: 56 x 24 x 64 expand GEMM per block,
-  // where 8x8 tiles over 8 lanes need half the shared-memory wavefronts of 4x4 tiles.
-  EXPECT_EQ(by_estimate.tm_expand, custom::kIrBlockTmKSplit) << by_estimate.str(1);
   f.slices = 16, f.rows = 100;  // more rows than the output has: the whole image in one band
   const custom::IrBlockPlan all = custom::plan_ir_block(s, 132, 227 * 1024, 16, f);
   ASSERT_TRUE(all.ok) << all.reason;
