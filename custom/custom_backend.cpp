@@ -329,7 +329,6 @@ class CustomBackend final : public Backend {
     custom::IrBlockForce forced;
     forced.slices = options_.block_slices, forced.rows = options_.block_rows;
     forced.tm_expand = options_.block_tm_expand, forced.tm_project = options_.block_tm_project;
-    forced.pipelined = options_.block_pipe;
     custom::IrBlockPlan plan =
         custom::plan_ir_block(sh, sm_count_, size_t(smem_optin_), custom::kIrBlockMaxSlices, forced);
     if (plan.ok && plan.slices > custom::kIrBlockMaxPortableSlices &&

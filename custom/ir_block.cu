@@ -45,8 +45,6 @@
 //       8 lanes, lane s taking k = s, s + 8, ..., reduce-scattered with shuffles (half the
 //       shared-memory wavefronts per FMA of the 4x4 tiles, twice the threads). H200 b1:
 //       expand only 168.8, projection only 170.2, both 172.6 vs 166.0 µs without.
-//   v2.5 (being measured, MBV2_CUSTOM_BLOCK_PIPE=1, a second instantiation of the kernel):
-//       the GEMM loops load the next step's operands before this step's FMAs.
 //   Tried and reverted (commit 5263da6 has the code): chains of consecutive blocks in one
 //       persistent kernel with a grid barrier between blocks. H200 batch 1: 180 vs 171 µs
 //       (one kernel per block with PDL is cheaper than the barrier; custom/NOTES.md).
@@ -117,21 +115,11 @@ __device__ __forceinline__ float4 add4(float4 a, float4 b) {
   return make_float4(a.x + b.x, a.y + b.y, a.z + b.z, a.w + b.w);
 }
 
-// acc += av[0..3] x rows b0..b3 (one step of 4 k for one pixel).
-__device__ __forceinline__ void fma4x4(float4& c, float4 av, float4 b0, float4 b1, float4 b2, float4 b3) {
-  c.x = fmaf(av.x, b0.x, c.x), c.y = fmaf(av.x, b0.y, c.y), c.z = fmaf(av.x, b0.z, c.z), c.w = fmaf(av.x, b0.w, c.w);
-  c.x = fmaf(av.y, b1.x, c.x), c.y = fmaf(av.y, b1.y, c.y), c.z = fmaf(av.y, b1.z, c.z), c.w = fmaf(av.y, b1.w, c.w);
-  c.x = fmaf(av.z, b2.x, c.x), c.y = fmaf(av.z, b2.y, c.y), c.z = fmaf(av.z, b2.z, c.z), c.w = fmaf(av.z, b2.w, c.w);
-  c.x = fmaf(av.w, b3.x, c.x), c.y = fmaf(av.w, b3.y, c.y), c.z = fmaf(av.w, b3.z, c.z), c.w = fmaf(av.w, b3.w, c.w);
-}
-
 // C[m][4q..4q+3] = sum_{k < K} A[m][k] * B[k][4q..4q+3] for m < M, q < NQ, handed to
 // epi(m, q, value). A: shared memory, row stride lda (multiple of 4, columns up to
 // round-up-4(K) readable). B: shared or global, row stride ldb (multiple of 4), rows < K
-// only are read. Each thread takes TM rows x one quad at a time. kPipe: the operands of the
-// next step of 4 k are loaded before the FMAs of this one (register double buffer), so the
-// shared-memory loads of a step overlap the previous step's FMAs instead of following them.
-template <int TM, bool kPipe, class Epi>
+// only are read. Each thread takes TM rows x one quad at a time.
+template <int TM, class Epi>
 __device__ __forceinline__ void tile_gemm(const float* A, int lda, const float* B, int ldb, int M,
                                           int NQ, int K, Epi&& epi) {
   const int tiles = (M + TM - 1) / TM * NQ;
@@ -145,35 +133,18 @@ __device__ __forceinline__ void tile_gemm(const float* A, int lda, const float* 
     float4 acc[TM];
 #pragma unroll
     for (int i = 0; i < TM; ++i) acc[i] = make_float4(0.f, 0.f, 0.f, 0.f);
-    if constexpr (kPipe) {
-      if (k4 > 0) {
-        float4 nb[4], na[TM];
-#pragma unroll
-        for (int j = 0; j < 4; ++j) nb[j] = f4(b + j * ldb);
-#pragma unroll
-        for (int i = 0; i < TM; ++i) na[i] = f4(a[i]);
 #pragma unroll 2
-        for (int k = 0; k < k4; k += 4) {
-          const float4 b0 = nb[0], b1 = nb[1], b2 = nb[2], b3 = nb[3];
-          float4 av[TM];
+    for (int k = 0; k < k4; k += 4) {
+      const float4 b0 = f4(b + (k + 0) * ldb), b1 = f4(b + (k + 1) * ldb);
+      const float4 b2 = f4(b + (k + 2) * ldb), b3 = f4(b + (k + 3) * ldb);
 #pragma unroll
-          for (int i = 0; i < TM; ++i) av[i] = na[i];
-          const int kn = min(k + 4, k4 - 4);  // the last step reloads its own operands
-#pragma unroll
-          for (int j = 0; j < 4; ++j) nb[j] = f4(b + (kn + j) * ldb);
-#pragma unroll
-          for (int i = 0; i < TM; ++i) na[i] = f4(a[i] + kn);
-#pragma unroll
-          for (int i = 0; i < TM; ++i) fma4x4(acc[i], av[i], b0, b1, b2, b3);
-        }
-      }
-    } else {
-#pragma unroll 2
-      for (int k = 0; k < k4; k += 4) {
-        const float4 b0 = f4(b + (k + 0) * ldb), b1 = f4(b + (k + 1) * ldb);
-        const float4 b2 = f4(b + (k + 2) * ldb), b3 = f4(b + (k + 3) * ldb);
-#pragma unroll
-        for (int i = 0; i < TM; ++i) fma4x4(acc[i], f4(a[i] + k), b0, b1, b2, b3);
+      for (int i = 0; i < TM; ++i) {
+        const float4 av = f4(a[i] + k);
+        float4& c = acc[i];
+        c.x = fmaf(av.x, b0.x, c.x), c.y = fmaf(av.x, b0.y, c.y), c.z = fmaf(av.x, b0.z, c.z), c.w = fmaf(av.x, b0.w, c.w);
+        c.x = fmaf(av.y, b1.x, c.x), c.y = fmaf(av.y, b1.y, c.y), c.z = fmaf(av.y, b1.z, c.z), c.w = fmaf(av.y, b1.w, c.w);
+        c.x = fmaf(av.z, b2.x, c.x), c.y = fmaf(av.z, b2.y, c.y), c.z = fmaf(av.z, b2.z, c.z), c.w = fmaf(av.z, b2.w, c.w);
+        c.x = fmaf(av.w, b3.x, c.x), c.y = fmaf(av.w, b3.y, c.y), c.z = fmaf(av.w, b3.z, c.z), c.w = fmaf(av.w, b3.w, c.w);
       }
     }
     for (int k = k4; k < K; ++k) {
@@ -192,15 +163,15 @@ __device__ __forceinline__ void tile_gemm(const float* A, int lda, const float* 
 }
 
 // tm: 1, 2, 4 pixels per thread tile.
-template <bool kPipe, class Epi>
+template <class Epi>
 __device__ __forceinline__ void ir_gemm(int tm, const float* A, int lda, const float* B, int ldb,
                                         int M, int NQ, int K, Epi&& epi) {
   if (tm >= 4)
-    tile_gemm<4, kPipe>(A, lda, B, ldb, M, NQ, K, epi);
+    tile_gemm<4>(A, lda, B, ldb, M, NQ, K, epi);
   else if (tm == 2)
-    tile_gemm<2, kPipe>(A, lda, B, ldb, M, NQ, K, epi);
+    tile_gemm<2>(A, lda, B, ldb, M, NQ, K, epi);
   else
-    tile_gemm<1, kPipe>(A, lda, B, ldb, M, NQ, K, epi);
+    tile_gemm<1>(A, lda, B, ldb, M, NQ, K, epi);
 }
 
 // Asynchronous cluster reduction: peers store their partials with st.async into the owner's
@@ -295,7 +266,6 @@ __device__ __forceinline__ void ir_stage_weights(const IrParams& p, const IrBloc
 }
 
 // (2)-(6): everything after the wait.
-template <bool kPipe>
 __device__ __forceinline__ void ir_compute(const IrParams& p, const IrBlockCtx& c) {
   namespace cg = cooperative_groups;
   constexpr int T = kIrBlockThreads;
@@ -338,7 +308,7 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, const IrBlockCtx& 
     float* es_band = c.e + r_lo * p.w * lde;
     const bool act = p.expand_relu6;
     const float* be = c.be;
-    ir_gemm<kPipe>(p.tm_expand, xs_band, ldx, c.we, c.cs, npix, cq, p.cin,
+    ir_gemm(p.tm_expand, xs_band, ldx, c.we, c.cs, npix, cq, p.cin,
             [&](int m, int q, float4 v) {
               v = add4(v, f4(be + 4 * q));
               st4(es_band + m * lde + 4 * q, act ? relu6_4(v) : v);
@@ -386,7 +356,7 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, const IrBlockCtx& 
     // as an asynchronous store counted on the owner's mbarrier; then only local loads.
     __cluster_barrier_wait();
     const unsigned p4 = smem_addr(P4);
-    ir_gemm<kPipe>(p.tm_project, c.d, lde, B, p.ldo, qv, oq, kv, [&](int m, int q, float4 v) {
+    ir_gemm(p.tm_project, c.d, lde, B, p.ldo, qv, oq, kv, [&](int m, int q, float4 v) {
       const int e = m * oq + q, owner = e / per;
       const unsigned slot = p4 + 16u * unsigned(rank * per + (e - owner * per));
       st_async4(map_rank(slot, owner), v, map_rank(bar, owner));
@@ -424,7 +394,6 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, const IrBlockCtx& 
   }
 }
 
-template <bool kPipe>
 __global__ void __launch_bounds__(kIrBlockThreads, 1) ir_block_kernel(const IrParams p) {
   extern __shared__ __align__(16) float smem[];
   // The next kernel may launch at once: its blocks take the SMs this grid leaves idle and
@@ -436,7 +405,7 @@ __global__ void __launch_bounds__(kIrBlockThreads, 1) ir_block_kernel(const IrPa
   if (threadIdx.x == 0) mbar_init_cluster_visible(smem_addr(c.mbar));
   ir_stage_weights(p, c);
   pdl_wait();
-  ir_compute<kPipe>(p, c);
+  ir_compute(p, c);
 }
 
 // Rows per thread tile. A step of 4 k costs each thread 4 B + tm A float4 shared loads and
@@ -472,8 +441,7 @@ std::string IrBlockPlan::str(int batch) const {
   std::ostringstream s;
   if (!ok) return "ir_block<none: " + reason + ">";
   s << "ir_block<rows " << rows << ", " << slices << " x " << slice_ch << " ch, tm " << tm_expand
-    << "/" << tm_project << (pipelined ? " pipelined" : "") << ", wp "
-    << (stage_project ? "smem" : "L2") << "> ["
+    << "/" << tm_project << ", wp " << (stage_project ? "smem" : "L2") << "> ["
     << int64_t(bands) * batch * slices << " blocks, " << smem_bytes << " B]";
   return s.str();
 }
@@ -539,7 +507,6 @@ IrBlockPlan plan_ir_block(const IrBlockShape& s, int sm_count, size_t smem_limit
   auto tm_or = [](int forced, int picked) { return forced >= 4 ? 4 : forced >= 2 ? 2 : forced == 1 ? 1 : picked; };
   p.tm_expand = tm_or(force.tm_expand, pick_tm(p.in_rows * s.w, p.slice_ch / 4, s.cin));
   p.tm_project = tm_or(force.tm_project, pick_tm(p.rows * s.ow, padded4(s.cout) / 4, p.slice_ch));
-  p.pipelined = force.pipelined;
   p.smem_bytes = size_t(layout_of(s, p).total) * sizeof(float);
   p.ok = true;
   return p;
@@ -550,11 +517,9 @@ bool ir_block_auto_fuses(const IrBlockShape& s) {
 }
 
 void configure_ir_block(size_t smem_bytes) {
-  for (auto kernel : {ir_block_kernel<false>, ir_block_kernel<true>}) {
-    MBV2_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                         int(std::max<size_t>(smem_bytes, 48 * 1024))));
-    MBV2_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
-  }
+  MBV2_CUDA_CHECK(cudaFuncSetAttribute(ir_block_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                       int(std::max<size_t>(smem_bytes, 48 * 1024))));
+  MBV2_CUDA_CHECK(cudaFuncSetAttribute(ir_block_kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
 }
 
 int ir_block_max_active_clusters(const IrBlockPlan& plan) {
@@ -571,7 +536,7 @@ int ir_block_max_active_clusters(const IrBlockPlan& plan) {
   config.numAttrs = 1;
   int clusters = 0;
   MBV2_CUDA_CHECK(cudaOccupancyMaxActiveClusters(
-      &clusters, plan.pipelined ? ir_block_kernel<true> : ir_block_kernel<false>, &config));
+      &clusters, ir_block_kernel, &config));
   return clusters;
 }
 
@@ -608,7 +573,7 @@ void launch_ir_block(const IrBlockShape& s, const IrBlockPlan& plan, const IrBlo
                      cudaStream_t stream, bool pdl) {
   const IrParams p = make_params(s, plan, a);
   const dim3 grid(unsigned(plan.bands * s.n), 1u, unsigned(plan.slices));
-  launch_kernel_cluster(plan.pipelined ? ir_block_kernel<true> : ir_block_kernel<false>, grid, dim3(kIrBlockThreads), plan.smem_bytes, stream, pdl,
+  launch_kernel_cluster(ir_block_kernel, grid, dim3(kIrBlockThreads), plan.smem_bytes, stream, pdl,
                         unsigned(plan.slices), p);
 }
 

@@ -184,12 +184,7 @@ TEST(CustomBackendApi, OptionsFromEnvironmentRejectBadValues) {
   ::setenv("MBV2_CUSTOM_BLOCK_ROWS", "x", 1);
   EXPECT_THROW(CustomOptions::from_env(), InputError);
   ::setenv("MBV2_CUSTOM_BLOCK_ROWS", "3", 1);
-  ::setenv("MBV2_CUSTOM_BLOCK_PIPE", "yes", 1);
-  EXPECT_THROW(CustomOptions::from_env(), InputError);
-  ::setenv("MBV2_CUSTOM_BLOCK_PIPE", "1", 1);
   const CustomOptions o = CustomOptions::from_env();
-  EXPECT_TRUE(o.block_pipe);
-  EXPECT_NE(o.str().find("block_pipe=1"), std::string::npos) << o.str();
   EXPECT_EQ(o.block_slices, 16);
   EXPECT_EQ(o.block_rows, 3);
   EXPECT_EQ(o.block_tm_expand, 1);
@@ -208,12 +203,10 @@ TEST(CustomBackendApi, OptionsFromEnvironmentRejectBadValues) {
   ::unsetenv("MBV2_CUSTOM_BLOCK_SLICES");
   ::unsetenv("MBV2_CUSTOM_BLOCK_TM");
   ::unsetenv("MBV2_CUSTOM_BLOCK_ROWS");
-  ::unsetenv("MBV2_CUSTOM_BLOCK_PIPE");
   const CustomOptions d = CustomOptions::from_env();
   EXPECT_EQ(d.fusion, CustomOptions().fusion);
   EXPECT_EQ(d.pdl, CustomOptions().pdl);
   EXPECT_EQ(d.block_fusion, -1);
-  EXPECT_FALSE(d.block_pipe);
   EXPECT_TRUE(d.pw_tile.empty());
 }
 
@@ -310,14 +303,6 @@ TEST(CustomIrBlockPlan, HonoursForcedChoices) {
   EXPECT_EQ(p.bands, 3);  // 5 + 5 + 4 rows
   EXPECT_EQ(p.tm_expand, 1);
   EXPECT_EQ(p.tm_project, 2);
-  EXPECT_FALSE(p.pipelined);
-  custom::IrBlockForce piped = f;
-  piped.pipelined = true;
-  const custom::IrBlockPlan pp = custom::plan_ir_block(s, 132, 227 * 1024, 16, piped);
-  ASSERT_TRUE(pp.ok) << pp.reason;
-  EXPECT_TRUE(pp.pipelined);
-  EXPECT_EQ(pp.smem_bytes, p.smem_bytes);
-  EXPECT_NE(pp.str(1).find("pipelined"), std::string::npos) << pp.str(1);
   f.slices = 16, f.rows = 100;  // more rows than the output has: the whole image in one band
   const custom::IrBlockPlan all = custom::plan_ir_block(s, 132, 227 * 1024, 16, f);
   ASSERT_TRUE(all.ok) << all.reason;

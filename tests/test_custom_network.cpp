@@ -125,16 +125,9 @@ TEST(CustomNetwork, CoffeeGoldenLogitsAndTop5) {
   const NpyArray golden = read_npy(test::data_path("coffee_logits.npy"));
   ASSERT_EQ(golden.values.size(), size_t(spec.num_classes));
   std::vector<float> golden_f(golden.values.begin(), golden.values.end());
-  for (int variant : {0, 1, 2}) {  // fused, fused with pipelined block GEMMs, unfused
-    const bool fused = variant < 2;
-    SCOPED_TRACE(variant == 0 ? "fused" : variant == 1 ? "fused, pipelined" : "unfused");
-    CustomOptions o = fusion(fused);
-    o.block_pipe = variant == 1;
-    std::unique_ptr<Backend> backend = prepared(spec, test::default_weights(), 1, o);
-    if (variant == 1) {
-      EXPECT_NE(backend->describe_forward().find("pipelined"), std::string::npos)
-          << backend->describe_forward();
-    }
+  for (bool fused : {true, false}) {
+    SCOPED_TRACE(fused ? "fused" : "unfused");
+    std::unique_ptr<Backend> backend = prepared(spec, test::default_weights(), 1, fusion(fused));
     const std::vector<float> out = run_forward(*backend, spec, input);
     const Agreement a = compare(out.data(), golden.values.data(), out.size(),
                                 network_tolerance(Precision::kFP32));
@@ -173,9 +166,6 @@ TEST(CustomNetwork, FusedBlocksOnAwkwardShapes) {
     CustomOptions wide = fusion(true, true);
     wide.block_slices = 16;  // clusters of 8, 12 and 16 blocks of 4 hidden channels
     expect_matches_reference(spec, weights, batch, wide, 75);
-    CustomOptions pipe = wide;  // the register double-buffered GEMM loops
-    pipe.block_pipe = true;
-    expect_matches_reference(spec, weights, batch, pipe, 76);
     std::unique_ptr<Backend> backend = prepared(spec, weights, batch, fusion(true));
     const std::string d = backend->describe_forward();
     EXPECT_NE(d.find("4 inverted-residual blocks fused"), std::string::npos) << d;
@@ -193,8 +183,6 @@ TEST(CustomSanitize, FusedBlocksAwkwardOnce) {
     CustomOptions o = fusion(true, batch == 3);
     o.block_slices = batch == 3 ? 16 : 0;  // non-portable clusters of up to 16 blocks
     expect_matches_reference(spec, weights, batch, o, 74);
-    o.block_pipe = true;
-    expect_matches_reference(spec, weights, batch, o, 77);
   }
 }
 
