@@ -80,6 +80,7 @@ CustomOptions CustomOptions::from_env() {
       throw InputError("MBV2_CUSTOM_BLOCK_TM='" + s + "': expected E,P with each 0 (planner), 1, 2 or 4");
     o.block_tm_expand = s[0] - '0', o.block_tm_project = s[2] - '0';
   }
+  o.block_late_wp = env_flag("MBV2_CUSTOM_BLOCK_LATE_WP", o.block_late_wp);
   return o;
 }
 
@@ -90,6 +91,7 @@ std::string CustomOptions::str() const {
     << " block_slices=" << (block_slices ? std::to_string(block_slices) : std::string("auto"));
   if (block_rows) s << " block_rows=" << block_rows;
   if (block_tm_expand || block_tm_project) s << " block_tm=" << block_tm_expand << "," << block_tm_project;
+  if (block_late_wp) s << " block_late_wp=1";
   s << " pdl=" << (pdl ? 1 : 0)
     << " pw_kernel=" << (pw_kernel ? "v" + std::to_string(pw_kernel) : std::string("auto"))
     << " pw_tile=" << (pw_tile.empty() ? "auto" : pw_tile)

@@ -45,6 +45,10 @@
 //       8 lanes, lane s taking k = s, s + 8, ..., reduce-scattered with shuffles (half the
 //       shared-memory wavefronts per FMA of the 4x4 tiles, twice the threads). H200 b1:
 //       expand only 168.8, projection only 170.2, both 172.6 vs 166.0 µs without.
+//   v2.5 (being measured, MBV2_CUSTOM_BLOCK_LATE_WP=1, a second instantiation of the kernel):
+//       the projection weights issued after the input rows and waited for only before the
+//       projection. Measured slower and removed: register double-buffered GEMM loops (H200
+//       b1 166.3 vs 164.7 µs; code in commit 6e90050).
 //   Tried and reverted (commit 5263da6 has the code): chains of consecutive blocks in one
 //       persistent kernel with a grid barrier between blocks. H200 batch 1: 180 vs 171 µs
 //       (one kernel per block with PDL is cheaper than the barrier; custom/NOTES.md).
@@ -231,9 +235,22 @@ struct IrBlockCtx {
         cq(p.slice_ch / 4), oq(p.ldo / 4), c0(int(blockIdx.z) * p.slice_ch) {}
 };
 
+// The slice's projection weights [cs][ldo] (rows past Ch zero-filled).
+__device__ __forceinline__ void ir_stage_project_weights(const IrParams& p, const IrBlockCtx& c) {
+  for (int f = threadIdx.x; f < c.cs * c.oq; f += kIrBlockThreads) {
+    const int r = f / c.oq, j = (f % c.oq) * 4;
+    const bool v = c.c0 + r < p.ch;
+    cp_async16(c.wp + r * p.ldo + j, v ? p.a.project_w + size_t(c.c0 + r) * p.ldo + j : p.a.project_w, v);
+  }
+}
+
 // (1) The slice's weights and biases: constant, so fetched before waiting for the previous
 // kernel. Columns past padded4(Ch) and rows past Cin / Ch are zero-filled: zero weights make
-// the padded hidden channels exactly 0 all the way through.
+// the padded hidden channels exactly 0 all the way through. kLateWp: the projection weights
+// are left for ir_compute, which issues them after the input rows as a group of their own
+// and waits for them only before the projection (they then load during the expand and the
+// depthwise instead of ahead of the input).
+template <bool kLateWp>
 __device__ __forceinline__ void ir_stage_weights(const IrParams& p, const IrBlockCtx& c) {
   constexpr int T = kIrBlockThreads;
   const int tid = threadIdx.x;
@@ -249,13 +266,7 @@ __device__ __forceinline__ void ir_stage_weights(const IrParams& p, const IrBloc
     float* dst = row < 9 ? c.wd + row * c.cs : (row == 9 ? c.bd : c.be);
     cp_async16(dst + j, v ? src + c.c0 + j : src, v);
   }
-  if (p.stage_project) {
-    for (int f = tid; f < c.cs * c.oq; f += T) {
-      const int r = f / c.oq, j = (f % c.oq) * 4;
-      const bool v = c.c0 + r < p.ch;
-      cp_async16(c.wp + r * p.ldo + j, v ? p.a.project_w + size_t(c.c0 + r) * p.ldo + j : p.a.project_w, v);
-    }
-  }
+  if (!kLateWp && p.stage_project) ir_stage_project_weights(p, c);
   // The projection bias too: the store phase then reads only shared memory (H200 batch 1,
   // with the residual from the staged input: 169.5 vs 171.0 µs).
   for (int q = tid; q < c.oq; q += T) cp_async16(c.pb + 4 * q, p.a.project_b + 4 * q, true);
@@ -266,6 +277,7 @@ __device__ __forceinline__ void ir_stage_weights(const IrParams& p, const IrBloc
 }
 
 // (2)-(6): everything after the wait.
+template <bool kLateWp>
 __device__ __forceinline__ void ir_compute(const IrParams& p, const IrBlockCtx& c) {
   namespace cg = cooperative_groups;
   constexpr int T = kIrBlockThreads;
@@ -295,12 +307,19 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, const IrBlockCtx& 
     }
   }
   cp_async_commit();
+  if constexpr (kLateWp) {  // the last group: waited for only before the projection
+    if (p.stage_project) ir_stage_project_weights(p, c);
+    cp_async_commit();
+  }
   // Expanded rows outside the image are the depthwise zero padding.
   for (int f = tid; f < p.in_rows * p.w * cq; f += T) {
     const int pix = f / cq, r = pix / p.w;
     if (r < r_lo || r >= r_hi) st4(c.e + pix * lde + (f % cq) * 4, make_float4(0.f, 0.f, 0.f, 0.f));
   }
-  cp_async_wait<0>();
+  if constexpr (kLateWp)
+    cp_async_wait<1>();
+  else
+    cp_async_wait<0>();
   __syncthreads();
 
   // (3) Expand: E = act(X * We + be) for the valid rows.
@@ -337,6 +356,7 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, const IrBlockCtx& 
     }
     st4(c.d + q * lde + ch, p.dw_relu6 ? relu6_4(acc) : acc);
   }
+  if constexpr (kLateWp) cp_async_wait<0>();  // the projection weights
   __syncthreads();
 
   // (5) Partial projection over this slice's channels, and (6) the sum of the partials
@@ -394,6 +414,7 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, const IrBlockCtx& 
   }
 }
 
+template <bool kLateWp>
 __global__ void __launch_bounds__(kIrBlockThreads, 1) ir_block_kernel(const IrParams p) {
   extern __shared__ __align__(16) float smem[];
   // The next kernel may launch at once: its blocks take the SMs this grid leaves idle and
@@ -403,9 +424,9 @@ __global__ void __launch_bounds__(kIrBlockThreads, 1) ir_block_kernel(const IrPa
   const IrBlockCtx c(p, smem);
   // Before the cluster arrive in ir_stage_weights: peers store to it only after the wait.
   if (threadIdx.x == 0) mbar_init_cluster_visible(smem_addr(c.mbar));
-  ir_stage_weights(p, c);
+  ir_stage_weights<kLateWp>(p, c);
   pdl_wait();
-  ir_compute(p, c);
+  ir_compute<kLateWp>(p, c);
 }
 
 // Rows per thread tile. A step of 4 k costs each thread 4 B + tm A float4 shared loads and
@@ -441,7 +462,8 @@ std::string IrBlockPlan::str(int batch) const {
   std::ostringstream s;
   if (!ok) return "ir_block<none: " + reason + ">";
   s << "ir_block<rows " << rows << ", " << slices << " x " << slice_ch << " ch, tm " << tm_expand
-    << "/" << tm_project << ", wp " << (stage_project ? "smem" : "L2") << "> ["
+    << "/" << tm_project << ", wp "
+    << (stage_project ? (late_project_weights ? "smem late" : "smem") : "L2") << "> ["
     << int64_t(bands) * batch * slices << " blocks, " << smem_bytes << " B]";
   return s.str();
 }
@@ -507,6 +529,7 @@ IrBlockPlan plan_ir_block(const IrBlockShape& s, int sm_count, size_t smem_limit
   auto tm_or = [](int forced, int picked) { return forced >= 4 ? 4 : forced >= 2 ? 2 : forced == 1 ? 1 : picked; };
   p.tm_expand = tm_or(force.tm_expand, pick_tm(p.in_rows * s.w, p.slice_ch / 4, s.cin));
   p.tm_project = tm_or(force.tm_project, pick_tm(p.rows * s.ow, padded4(s.cout) / 4, p.slice_ch));
+  p.late_project_weights = force.late_project_weights;
   p.smem_bytes = size_t(layout_of(s, p).total) * sizeof(float);
   p.ok = true;
   return p;
@@ -517,9 +540,11 @@ bool ir_block_auto_fuses(const IrBlockShape& s) {
 }
 
 void configure_ir_block(size_t smem_bytes) {
-  MBV2_CUDA_CHECK(cudaFuncSetAttribute(ir_block_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                       int(std::max<size_t>(smem_bytes, 48 * 1024))));
-  MBV2_CUDA_CHECK(cudaFuncSetAttribute(ir_block_kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
+  for (auto kernel : {ir_block_kernel<false>, ir_block_kernel<true>}) {
+    MBV2_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                         int(std::max<size_t>(smem_bytes, 48 * 1024))));
+    MBV2_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
+  }
 }
 
 int ir_block_max_active_clusters(const IrBlockPlan& plan) {
@@ -536,7 +561,7 @@ int ir_block_max_active_clusters(const IrBlockPlan& plan) {
   config.numAttrs = 1;
   int clusters = 0;
   MBV2_CUDA_CHECK(cudaOccupancyMaxActiveClusters(
-      &clusters, ir_block_kernel, &config));
+      &clusters, plan.late_project_weights ? ir_block_kernel<true> : ir_block_kernel<false>, &config));
   return clusters;
 }
 
@@ -573,7 +598,7 @@ void launch_ir_block(const IrBlockShape& s, const IrBlockPlan& plan, const IrBlo
                      cudaStream_t stream, bool pdl) {
   const IrParams p = make_params(s, plan, a);
   const dim3 grid(unsigned(plan.bands * s.n), 1u, unsigned(plan.slices));
-  launch_kernel_cluster(ir_block_kernel, grid, dim3(kIrBlockThreads), plan.smem_bytes, stream, pdl,
+  launch_kernel_cluster(plan.late_project_weights ? ir_block_kernel<true> : ir_block_kernel<false>, grid, dim3(kIrBlockThreads), plan.smem_bytes, stream, pdl,
                         unsigned(plan.slices), p);
 }
 

@@ -36,6 +36,7 @@ struct IrBlockPlan {
   int tm_expand = 4;       ///< pixels per thread tile in the expand GEMM (1, 2 or 4)
   int tm_project = 4;      ///< pixels per thread tile in the projection GEMM
   bool stage_project = true;  ///< projection weights staged in shared memory (else read from L2)
+  bool late_project_weights = false;  ///< staged after the input, waited for before the projection
   size_t smem_bytes = 0;
   /// "ir_block<rows 1, 8 x 72 ch, tm 4/4, wp smem> [112 blocks, 61440 B]" (batch applied by caller)
   std::string str(int batch) const;
@@ -51,6 +52,7 @@ struct IrBlockForce {
   int rows = 0;        ///< output rows per band, clamped to the output height and to what fits
   int tm_expand = 0;   ///< 1, 2 or 4
   int tm_project = 0;  ///< 1, 2 or 4
+  bool late_project_weights = false;  ///< IrBlockPlan::late_project_weights
 };
 
 /// Plans the block for a device of `sm_count` SMs and `smem_limit` bytes of opt-in shared

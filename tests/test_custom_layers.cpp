@@ -184,7 +184,12 @@ TEST(CustomBackendApi, OptionsFromEnvironmentRejectBadValues) {
   ::setenv("MBV2_CUSTOM_BLOCK_ROWS", "x", 1);
   EXPECT_THROW(CustomOptions::from_env(), InputError);
   ::setenv("MBV2_CUSTOM_BLOCK_ROWS", "3", 1);
+  ::setenv("MBV2_CUSTOM_BLOCK_LATE_WP", "later", 1);
+  EXPECT_THROW(CustomOptions::from_env(), InputError);
+  ::setenv("MBV2_CUSTOM_BLOCK_LATE_WP", "1", 1);
   const CustomOptions o = CustomOptions::from_env();
+  EXPECT_TRUE(o.block_late_wp);
+  EXPECT_NE(o.str().find("block_late_wp=1"), std::string::npos) << o.str();
   EXPECT_EQ(o.block_slices, 16);
   EXPECT_EQ(o.block_rows, 3);
   EXPECT_EQ(o.block_tm_expand, 1);
@@ -203,10 +208,12 @@ TEST(CustomBackendApi, OptionsFromEnvironmentRejectBadValues) {
   ::unsetenv("MBV2_CUSTOM_BLOCK_SLICES");
   ::unsetenv("MBV2_CUSTOM_BLOCK_TM");
   ::unsetenv("MBV2_CUSTOM_BLOCK_ROWS");
+  ::unsetenv("MBV2_CUSTOM_BLOCK_LATE_WP");
   const CustomOptions d = CustomOptions::from_env();
   EXPECT_EQ(d.fusion, CustomOptions().fusion);
   EXPECT_EQ(d.pdl, CustomOptions().pdl);
   EXPECT_EQ(d.block_fusion, -1);
+  EXPECT_FALSE(d.block_late_wp);
   EXPECT_TRUE(d.pw_tile.empty());
 }
 
@@ -303,6 +310,14 @@ TEST(CustomIrBlockPlan, HonoursForcedChoices) {
   EXPECT_EQ(p.bands, 3);  // 5 + 5 + 4 rows
   EXPECT_EQ(p.tm_expand, 1);
   EXPECT_EQ(p.tm_project, 2);
+  EXPECT_FALSE(p.late_project_weights);
+  custom::IrBlockForce late = f;
+  late.late_project_weights = true;
+  const custom::IrBlockPlan pl = custom::plan_ir_block(s, 132, 227 * 1024, 16, late);
+  ASSERT_TRUE(pl.ok) << pl.reason;
+  EXPECT_TRUE(pl.late_project_weights);
+  EXPECT_EQ(pl.smem_bytes, p.smem_bytes);
+  EXPECT_NE(pl.str(1).find("smem late"), std::string::npos) << pl.str(1);
   f.slices = 16, f.rows = 100;  // more rows than the output has: the whole image in one band
   const custom::IrBlockPlan all = custom::plan_ir_block(s, 132, 227 * 1024, 16, f);
   ASSERT_TRUE(all.ok) << all.reason;

@@ -125,9 +125,16 @@ TEST(CustomNetwork, CoffeeGoldenLogitsAndTop5) {
   const NpyArray golden = read_npy(test::data_path("coffee_logits.npy"));
   ASSERT_EQ(golden.values.size(), size_t(spec.num_classes));
   std::vector<float> golden_f(golden.values.begin(), golden.values.end());
-  for (bool fused : {true, false}) {
-    SCOPED_TRACE(fused ? "fused" : "unfused");
-    std::unique_ptr<Backend> backend = prepared(spec, test::default_weights(), 1, fusion(fused));
+  for (int variant : {0, 1, 2}) {  // fused, fused with late projection weights, unfused
+    const bool fused = variant < 2;
+    SCOPED_TRACE(variant == 0 ? "fused" : variant == 1 ? "fused, late projection weights" : "unfused");
+    CustomOptions o = fusion(fused);
+    o.block_late_wp = variant == 1;
+    std::unique_ptr<Backend> backend = prepared(spec, test::default_weights(), 1, o);
+    if (variant == 1) {
+      EXPECT_NE(backend->describe_forward().find("smem late"), std::string::npos)
+          << backend->describe_forward();
+    }
     const std::vector<float> out = run_forward(*backend, spec, input);
     const Agreement a = compare(out.data(), golden.values.data(), out.size(),
                                 network_tolerance(Precision::kFP32));
@@ -166,6 +173,9 @@ TEST(CustomNetwork, FusedBlocksOnAwkwardShapes) {
     CustomOptions wide = fusion(true, true);
     wide.block_slices = 16;  // clusters of 8, 12 and 16 blocks of 4 hidden channels
     expect_matches_reference(spec, weights, batch, wide, 75);
+    CustomOptions late = wide;  // projection weights staged after the input rows
+    late.block_late_wp = true;
+    expect_matches_reference(spec, weights, batch, late, 76);
     std::unique_ptr<Backend> backend = prepared(spec, weights, batch, fusion(true));
     const std::string d = backend->describe_forward();
     EXPECT_NE(d.find("4 inverted-residual blocks fused"), std::string::npos) << d;
@@ -183,6 +193,8 @@ TEST(CustomSanitize, FusedBlocksAwkwardOnce) {
     CustomOptions o = fusion(true, batch == 3);
     o.block_slices = batch == 3 ? 16 : 0;  // non-portable clusters of up to 16 blocks
     expect_matches_reference(spec, weights, batch, o, 74);
+    o.block_late_wp = true;
+    expect_matches_reference(spec, weights, batch, o, 77);
   }
 }
 
