@@ -45,10 +45,11 @@
 //       8 lanes, lane s taking k = s, s + 8, ..., reduce-scattered with shuffles (half the
 //       shared-memory wavefronts per FMA of the 4x4 tiles, twice the threads). H200 b1:
 //       expand only 168.8, projection only 170.2, both 172.6 vs 166.0 µs without.
-//   v2.5 (being measured, MBV2_CUSTOM_BLOCK_LATE_WP=1, a second instantiation of the kernel):
-//       the projection weights issued after the input rows and waited for only before the
-//       projection. Measured slower and removed: register double-buffered GEMM loops (H200
-//       b1 166.3 vs 164.7 µs; code in commit 6e90050).
+//   v2.5 MBV2_CUSTOM_BLOCK_LATE_WP=1 (a second instantiation of the kernel, off by default
+//       until a full GPU run with it on): the projection weights issued after the input rows
+//       and waited for only before the projection. H200 b1: 164.7 vs 165.0 µs, three rounds.
+//       Measured slower and removed: register double-buffered GEMM loops (166.3 vs 164.7 µs;
+//       code in commit 6e90050).
 //   Tried and reverted (commit 5263da6 has the code): chains of consecutive blocks in one
 //       persistent kernel with a grid barrier between blocks. H200 batch 1: 180 vs 171 µs
 //       (one kernel per block with PDL is cheaper than the barrier; custom/NOTES.md).
