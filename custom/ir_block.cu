@@ -430,6 +430,11 @@ __global__ void __launch_bounds__(kIrBlockThreads, 1) ir_block_kernel(const IrPa
   ir_compute<kLateWp>(p, c);
 }
 
+// The instantiation a plan runs.
+auto ir_block_kernel_for(const IrBlockPlan& plan) {
+  return plan.late_project_weights ? ir_block_kernel<true> : ir_block_kernel<false>;
+}
+
 // Rows per thread tile. A step of 4 k costs each thread 4 B + tm A float4 shared loads and
 // 16 tm FMAs; the estimate (SM cycles) is the largest of the shared-memory pipe (4 cycles
 // per warp-wide 16-byte load), the FMA pipes (4 warp FMAs per cycle) and one thread's
@@ -562,7 +567,7 @@ int ir_block_max_active_clusters(const IrBlockPlan& plan) {
   config.numAttrs = 1;
   int clusters = 0;
   MBV2_CUDA_CHECK(cudaOccupancyMaxActiveClusters(
-      &clusters, plan.late_project_weights ? ir_block_kernel<true> : ir_block_kernel<false>, &config));
+      &clusters, ir_block_kernel_for(plan), &config));
   return clusters;
 }
 
@@ -599,7 +604,7 @@ void launch_ir_block(const IrBlockShape& s, const IrBlockPlan& plan, const IrBlo
                      cudaStream_t stream, bool pdl) {
   const IrParams p = make_params(s, plan, a);
   const dim3 grid(unsigned(plan.bands * s.n), 1u, unsigned(plan.slices));
-  launch_kernel_cluster(plan.late_project_weights ? ir_block_kernel<true> : ir_block_kernel<false>, grid, dim3(kIrBlockThreads), plan.smem_bytes, stream, pdl,
+  launch_kernel_cluster(ir_block_kernel_for(plan), grid, dim3(kIrBlockThreads), plan.smem_bytes, stream, pdl,
                         unsigned(plan.slices), p);
 }
 

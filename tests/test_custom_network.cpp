@@ -82,6 +82,23 @@ Layer chain_conv(int index, int in_c, int out_c, int hw, int k, int stride, int 
   return l;
 }
 
+// Appends global average pooling of the last layer's [hw x hw x channels] output and a
+// linear classifier to `classes`.
+void append_pool_classifier(ModelSpec& s, int channels, int hw, int classes) {
+  const int last = int(s.layers.size()) - 1;
+  Layer pool;
+  pool.index = last + 1, pool.name = "pool", pool.kind = LayerKind::kGlobalAvgPool;
+  pool.in_c = pool.out_c = channels, pool.in_h = pool.in_w = hw, pool.out_h = pool.out_w = 1;
+  pool.input_from = last;
+  s.layers.push_back(pool);
+  Layer fc;
+  fc.index = last + 2, fc.name = "fc", fc.kind = LayerKind::kLinear;
+  fc.in_c = channels, fc.out_c = classes, fc.in_h = fc.in_w = fc.out_h = fc.out_w = 1;
+  fc.input_from = last + 1;
+  s.layers.push_back(fc);
+  s.num_classes = classes;
+}
+
 // Inverted-residual blocks the spec builder never makes: hidden and output channel counts
 // that are not multiples of 4 (so scalar input loads, padded slices, scalar stores), an odd
 // 13x13 input, stride 2 on odd sizes (13 -> 7 -> 4), a residual, a block straight on the
@@ -91,7 +108,6 @@ ModelSpec awkward_block_spec() {
   ModelSpec s;
   s.name = "awkward_blocks";
   s.resolution = 13;
-  s.num_classes = 5;
   std::vector<Layer>& L = s.layers;
   L.push_back(chain_conv(0, 3, 30, 13, 1, 1, 1, r6));    // expand 3 -> 30 on the input
   L.push_back(chain_conv(1, 30, 30, 13, 3, 1, 30, r6));  // depthwise s1
@@ -105,16 +121,7 @@ ModelSpec awkward_block_spec() {
   L.push_back(chain_conv(9, 10, 61, 7, 1, 1, 1, r6));
   L.push_back(chain_conv(10, 61, 61, 7, 3, 2, 61, r6));  // 7 -> 4
   L.push_back(chain_conv(11, 61, 16, 4, 1, 1, 1, none));
-  Layer pool;
-  pool.index = 12, pool.name = "pool", pool.kind = LayerKind::kGlobalAvgPool;
-  pool.in_c = pool.out_c = 16, pool.in_h = pool.in_w = 4, pool.out_h = pool.out_w = 1;
-  pool.input_from = 11;
-  L.push_back(pool);
-  Layer fc;
-  fc.index = 13, fc.name = "fc", fc.kind = LayerKind::kLinear;
-  fc.in_c = 16, fc.out_c = 5, fc.in_h = fc.in_w = fc.out_h = fc.out_w = 1;
-  fc.input_from = 12;
-  L.push_back(fc);
+  append_pool_classifier(s, 16, 4, 5);
   return s;
 }
 
@@ -206,7 +213,6 @@ TEST(CustomNetwork, BlockWithAnotherResidualRunsUnfused) {
   ModelSpec s;
   s.name = "foreign_residual";
   s.resolution = 9;
-  s.num_classes = 6;
   std::vector<Layer>& L = s.layers;
   L.push_back(chain_conv(0, 3, 24, 9, 1, 1, 1, r6));
   L.push_back(chain_conv(1, 24, 24, 9, 3, 1, 24, r6));
@@ -217,16 +223,7 @@ TEST(CustomNetwork, BlockWithAnotherResidualRunsUnfused) {
   L.push_back(chain_conv(6, 8, 32, 9, 1, 1, 1, r6));
   L.push_back(chain_conv(7, 32, 32, 9, 3, 1, 32, r6));
   L.push_back(chain_conv(8, 32, 8, 9, 1, 1, 1, none, 2));  // + layer 2, not its input (5)
-  Layer pool;
-  pool.index = 9, pool.name = "pool", pool.kind = LayerKind::kGlobalAvgPool;
-  pool.in_c = pool.out_c = 8, pool.in_h = pool.in_w = 9, pool.out_h = pool.out_w = 1;
-  pool.input_from = 8;
-  L.push_back(pool);
-  Layer fc;
-  fc.index = 10, fc.name = "fc", fc.kind = LayerKind::kLinear;
-  fc.in_c = 8, fc.out_c = 6, fc.in_h = fc.in_w = fc.out_h = fc.out_w = 1;
-  fc.input_from = 9;
-  L.push_back(fc);
+  append_pool_classifier(s, 8, 9, 6);
   const ModelWeights weights = synthetic_weights(s, 91);
   for (int batch : {1, 3}) {
     expect_matches_reference(s, weights, batch, fusion(true, true), 92);
