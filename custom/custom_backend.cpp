@@ -13,6 +13,7 @@
 #include "custom/custom_backend.h"
 
 #include <algorithm>
+#include <iomanip>
 #include <optional>
 #include <sstream>
 
@@ -46,6 +47,7 @@ struct Step {
   GemmPlan plan;            // kDwProject
   custom::IrBlockShape block;     // kIrBlock
   custom::IrBlockPlan block_plan;  // kIrBlock
+  size_t trace_offset = 0;         // kIrBlock with options.trace: first word in trace_
 };
 
 class CustomBackend final : public Backend {
@@ -97,6 +99,18 @@ class CustomBackend final : public Backend {
       }
     }
     if (ws) workspace_.allocate(ws);
+    if (options_.trace) {
+      size_t words = 0;
+      for (Step& st : steps_)
+        if (st.kind == StepKind::kIrBlock) {
+          st.trace_offset = words;
+          words += size_t(st.block_plan.bands) * config_.batch * st.block_plan.slices * custom::kIrTraceWords;
+        }
+      if (words) {
+        trace_.allocate(words);
+        MBV2_CUDA_CHECK(cudaMemset(trace_.get(), 0, trace_.bytes()));
+      }
+    }
     if (counters) {
       counters_.allocate(size_t(counters));
       MBV2_CUDA_CHECK(cudaMemset(counters_.get(), 0, counters_.bytes()));
@@ -151,6 +165,7 @@ class CustomBackend final : public Backend {
     value_buffer_.clear();
     workspace_.reset();
     counters_.reset();
+    trace_.reset();
     forward_support_ = Support::yes();
     forward_description_ = "not prepared";
   }
@@ -429,6 +444,7 @@ class CustomBackend final : public Backend {
     a.expand_w = es.w.get(), a.expand_b = es.b.get();
     a.dw_w = ds.w.get(), a.dw_b = ds.b.get();
     a.project_w = ps.w.get(), a.project_b = ps.b.get();
+    if (!trace_.empty()) a.trace = trace_.get() + st.trace_offset;
     return a;
   }
 
@@ -450,11 +466,62 @@ class CustomBackend final : public Backend {
   std::vector<int> value_buffer_;
   DeviceBuffer<float> workspace_;
   DeviceBuffer<int> counters_;
+  DeviceBuffer<unsigned long long> trace_;
+
+ public:
+  std::string trace_report() {
+    if (trace_.empty())
+      throw InputError("custom: no trace (prepare with MBV2_CUSTOM_TRACE=1 and fused blocks)");
+    MBV2_CUDA_CHECK(cudaDeviceSynchronize());
+    const std::vector<unsigned long long> t = trace_.download();
+    int device = 0, khz = 0;
+    MBV2_CUDA_CHECK(cudaGetDevice(&device));
+    MBV2_CUDA_CHECK(cudaDeviceGetAttribute(&khz, cudaDevAttrClockRate, device));
+    const double us_per_cycle = 1e3 / double(std::max(khz, 1));
+    constexpr int P = custom::kIrTracePoints;
+    const char* phases[P - 1] = {"issue weights", "PDL wait", "load", "expand", "depthwise",
+                                 "project+send", "partials wait", "store"};
+    std::ostringstream s;
+    s << "| block | blocks | span µs | start skew µs | gap µs |";
+    for (const char* ph : phases) s << " " << ph << " |";
+    s << "\n|---|---:|---:|---:|---:|";
+    for (int k = 0; k < P - 1; ++k) s << "---:|";
+    s << "\n" << std::fixed << std::setprecision(2);
+    double prev_end = 0.0;
+    for (const Step& st : steps_) {
+      if (st.kind != StepKind::kIrBlock) continue;
+      const size_t blocks = size_t(st.block_plan.bands) * config_.batch * st.block_plan.slices;
+      double first = 1e300, last_start = 0.0, last_end = 0.0;
+      double phase[P - 1] = {};
+      for (size_t b = 0; b < blocks; ++b) {
+        const unsigned long long* w = t.data() + st.trace_offset + b * custom::kIrTraceWords;
+        first = std::min(first, double(w[0]));
+        last_start = std::max(last_start, double(w[0]));
+        last_end = std::max(last_end, double(w[1]));
+        for (int k = 0; k < P - 1; ++k) phase[k] += double(int64_t(w[2 + k + 1] - w[2 + k]));
+      }
+      s << "| " << st.first << "-" << st.last << " | " << blocks << " | " << (last_end - first) * 1e-3
+        << " | " << (last_start - first) * 1e-3 << " | "
+        << (prev_end > 0.0 ? (first - prev_end) * 1e-3 : 0.0) << " |";
+      for (int k = 0; k < P - 1; ++k) s << " " << phase[k] / double(blocks) * us_per_cycle << " |";
+      s << "\n";
+      prev_end = last_end;
+    }
+    return s.str();
+  }
+
+ private:
   Support forward_support_ = Support::yes();
   std::string forward_description_ = "not prepared";
 };
 
 }  // namespace
+
+std::string custom_trace_report(Backend& backend) {
+  auto* b = dynamic_cast<CustomBackend*>(&backend);
+  if (!b) throw InputError("custom_trace_report: not a custom backend");
+  return b->trace_report();
+}
 
 std::unique_ptr<Backend> make_custom_backend(const CustomOptions& options) {
   return std::make_unique<CustomBackend>(options);

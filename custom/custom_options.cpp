@@ -42,6 +42,7 @@ CustomOptions CustomOptions::from_env() {
   CustomOptions o;
   o.fusion = env_flag("MBV2_CUSTOM_FUSION", o.fusion);
   o.pdl = env_flag("MBV2_CUSTOM_PDL", o.pdl);
+  o.trace = env_flag("MBV2_CUSTOM_TRACE", o.trace);
   if (const char* v = env("MBV2_CUSTOM_BLOCK_FUSION")) {
     const std::string s(v);
     if (s == "auto")
@@ -92,6 +93,7 @@ std::string CustomOptions::str() const {
   if (block_rows) s << " block_rows=" << block_rows;
   if (block_tm_expand || block_tm_project) s << " block_tm=" << block_tm_expand << "," << block_tm_project;
   if (block_late_wp) s << " block_late_wp=1";
+  if (trace) s << " trace=1";
   s << " pdl=" << (pdl ? 1 : 0)
     << " pw_kernel=" << (pw_kernel ? "v" + std::to_string(pw_kernel) : std::string("auto"))
     << " pw_tile=" << (pw_tile.empty() ? "auto" : pw_tile)

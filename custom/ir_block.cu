@@ -50,6 +50,9 @@
 //       and waited for only before the projection. H200 b1: 164.7 vs 165.0 µs, three rounds.
 //       Measured slower and removed: register double-buffered GEMM loops (166.3 vs 164.7 µs;
 //       code in commit 6e90050).
+//   Phase trace (MBV2_CUSTOM_TRACE=1, tools/mbv2_ir_trace): a separate instantiation of the
+//       kernel stamps clock64 at 9 points (the first trace, commit e9ca430, was a runtime
+//       branch in the one kernel and moved the untraced kernel's time).
 //   Tried and reverted (commit 5263da6 has the code): chains of consecutive blocks in one
 //       persistent kernel with a grid barrier between blocks. H200 batch 1: 180 vs 171 µs
 //       (one kernel per block with PDL is cheaper than the barrier; custom/NOTES.md).
@@ -110,6 +113,22 @@ struct IrParams {
   IrSmem sm;
 };
 
+
+// Phase trace (the kTrace instantiation only; IrBlockArgs::trace): thread 0 stamps clock64()
+// at trace point k, and the globaltimer at the first and the last point.
+template <bool kTrace>
+__device__ __forceinline__ void ir_trace(const IrParams& p, int k) {
+  if constexpr (kTrace) {
+    if (threadIdx.x != 0) return;
+    unsigned long long* t = p.a.trace + (size_t(blockIdx.x) * gridDim.z + blockIdx.z) * kIrTraceWords;
+    t[2 + k] = clock64();
+    if (k == 0 || k == kIrTracePoints - 1) {
+      unsigned long long g;
+      asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(g));
+      t[k == 0 ? 0 : 1] = g;
+    }
+  }
+}
 
 __device__ __forceinline__ float4 f4(const float* p) { return *reinterpret_cast<const float4*>(p); }
 __device__ __forceinline__ void st4(float* p, float4 v) { *reinterpret_cast<float4*>(p) = v; }
@@ -251,7 +270,7 @@ __device__ __forceinline__ void ir_stage_project_weights(const IrParams& p, cons
 // are left for ir_compute, which issues them after the input rows as a group of their own
 // and waits for them only before the projection (they then load during the expand and the
 // depthwise instead of ahead of the input).
-template <bool kLateWp>
+template <bool kLateWp, bool kTrace>
 __device__ __forceinline__ void ir_stage_weights(const IrParams& p, const IrBlockCtx& c) {
   constexpr int T = kIrBlockThreads;
   const int tid = threadIdx.x;
@@ -275,10 +294,11 @@ __device__ __forceinline__ void ir_stage_weights(const IrParams& p, const IrBloc
   // Push reduction: peers store into this block's shared memory in step 5, which is legal only
   // once every block of the cluster runs; arrive now, wait just before the first remote store.
   __cluster_barrier_arrive_relaxed();
+  ir_trace<kTrace>(p, 1);
 }
 
 // (2)-(6): everything after the wait.
-template <bool kLateWp>
+template <bool kLateWp, bool kTrace>
 __device__ __forceinline__ void ir_compute(const IrParams& p, const IrBlockCtx& c) {
   namespace cg = cooperative_groups;
   constexpr int T = kIrBlockThreads;
@@ -322,6 +342,7 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, const IrBlockCtx& 
   else
     cp_async_wait<0>();
   __syncthreads();
+  ir_trace<kTrace>(p, 3);
 
   // (3) Expand: E = act(X * We + be) for the valid rows.
   {
@@ -335,6 +356,7 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, const IrBlockCtx& 
             });
   }
   __syncthreads();
+  ir_trace<kTrace>(p, 4);
 
   // (4) Depthwise 3x3 of the band's output rows.
   const int rows_valid = min(p.rows, p.oh - oh0);
@@ -359,6 +381,7 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, const IrBlockCtx& 
   }
   if constexpr (kLateWp) cp_async_wait<0>();  // the projection weights
   __syncthreads();
+  ir_trace<kTrace>(p, 5);
 
   // (5) Partial projection over this slice's channels, and (6) the sum of the partials
   // across the cluster in rank order (deterministic, no atomics, no workspace); then bias,
@@ -386,10 +409,18 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, const IrBlockCtx& 
   // Every rank sends this block its `end` partials: wait for those bytes. Threads with
   // nothing to add leave at once; the block stays until the waiting ones are done, so no
   // peer writes into a block that has left.
+  if constexpr (kTrace) {
+    __syncthreads();  // (trace only) every thread's partials sent
+    ir_trace<kTrace>(p, 6);
+  }
   const int end = min(per, total - rank * per);
-  if (tid >= end) return;
+  if (tid >= end) {
+    if (tid == 0) ir_trace<kTrace>(p, 7), ir_trace<kTrace>(p, 8);  // nothing to finish
+    return;
+  }
   if (tid == 0) mbar_expect(bar, unsigned(slices) * unsigned(end) * 16u);
   mbar_wait_phase0_cluster(bar);
+  ir_trace<kTrace>(p, 7);
   for (int i = tid; i < end; i += T) {
     const int e = rank * per + i;
     float4 v = P4[i];
@@ -413,9 +444,10 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, const IrBlockCtx& 
       }
     }
   }
+  ir_trace<kTrace>(p, 8);  // thread 0's outputs stored
 }
 
-template <bool kLateWp>
+template <bool kLateWp, bool kTrace>
 __global__ void __launch_bounds__(kIrBlockThreads, 1) ir_block_kernel(const IrParams p) {
   extern __shared__ __align__(16) float smem[];
   // The next kernel may launch at once: its blocks take the SMs this grid leaves idle and
@@ -425,14 +457,17 @@ __global__ void __launch_bounds__(kIrBlockThreads, 1) ir_block_kernel(const IrPa
   const IrBlockCtx c(p, smem);
   // Before the cluster arrive in ir_stage_weights: peers store to it only after the wait.
   if (threadIdx.x == 0) mbar_init_cluster_visible(smem_addr(c.mbar));
-  ir_stage_weights<kLateWp>(p, c);
+  ir_trace<kTrace>(p, 0);
+  ir_stage_weights<kLateWp, kTrace>(p, c);
   pdl_wait();
-  ir_compute<kLateWp>(p, c);
+  ir_trace<kTrace>(p, 2);
+  ir_compute<kLateWp, kTrace>(p, c);
 }
 
-// The instantiation a plan runs.
-auto ir_block_kernel_for(const IrBlockPlan& plan) {
-  return plan.late_project_weights ? ir_block_kernel<true> : ir_block_kernel<false>;
+// The instantiation a plan runs, with or without the phase trace.
+auto ir_block_kernel_for(const IrBlockPlan& plan, bool trace) {
+  if (trace) return plan.late_project_weights ? ir_block_kernel<true, true> : ir_block_kernel<false, true>;
+  return plan.late_project_weights ? ir_block_kernel<true, false> : ir_block_kernel<false, false>;
 }
 
 // Rows per thread tile. A step of 4 k costs each thread 4 B + tm A float4 shared loads and
@@ -546,7 +581,8 @@ bool ir_block_auto_fuses(const IrBlockShape& s) {
 }
 
 void configure_ir_block(size_t smem_bytes) {
-  for (auto kernel : {ir_block_kernel<false>, ir_block_kernel<true>}) {
+  for (auto kernel : {ir_block_kernel<false, false>, ir_block_kernel<true, false>,
+                      ir_block_kernel<false, true>, ir_block_kernel<true, true>}) {
     MBV2_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                          int(std::max<size_t>(smem_bytes, 48 * 1024))));
     MBV2_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
@@ -567,7 +603,7 @@ int ir_block_max_active_clusters(const IrBlockPlan& plan) {
   config.numAttrs = 1;
   int clusters = 0;
   MBV2_CUDA_CHECK(cudaOccupancyMaxActiveClusters(
-      &clusters, ir_block_kernel_for(plan), &config));
+      &clusters, ir_block_kernel_for(plan, false), &config));
   return clusters;
 }
 
@@ -604,8 +640,8 @@ void launch_ir_block(const IrBlockShape& s, const IrBlockPlan& plan, const IrBlo
                      cudaStream_t stream, bool pdl) {
   const IrParams p = make_params(s, plan, a);
   const dim3 grid(unsigned(plan.bands * s.n), 1u, unsigned(plan.slices));
-  launch_kernel_cluster(ir_block_kernel_for(plan), grid, dim3(kIrBlockThreads), plan.smem_bytes, stream, pdl,
-                        unsigned(plan.slices), p);
+  launch_kernel_cluster(ir_block_kernel_for(plan, a.trace != nullptr), grid, dim3(kIrBlockThreads),
+                        plan.smem_bytes, stream, pdl, unsigned(plan.slices), p);
 }
 
 }  // namespace mbv2::custom

@@ -83,7 +83,18 @@ struct IrBlockArgs {
   const float* project_w = nullptr;  ///< pack_weights_kn(): [Ch][padded4(Cout)]
   const float* project_b = nullptr;  ///< [padded4(Cout)]
   float* out = nullptr;              ///< [N][OH][OW][Cout]
+  /// Optional phase trace (a separate instantiation of the kernel; null: none), kIrTraceWords
+  /// per thread block (block = blockIdx.x * slices + blockIdx.z): [0] globaltimer at the
+  /// start, [1] at the end, [2 + k] clock64() of thread 0 at trace point k.
+  unsigned long long* trace = nullptr;
 };
+
+/// Trace points: 0 start, 1 weight copies issued, 2 after the PDL wait, 3 input and weights
+/// in shared memory, 4 expand done, 5 depthwise done, 6 partial projections sent (a block
+/// barrier added in the trace kernel only), 7 every peer's partials arrived (thread 0),
+/// 8 thread 0's outputs stored.
+constexpr int kIrTracePoints = 9;
+constexpr int kIrTraceWords = 2 + kIrTracePoints + 1;  // padded to 12
 
 void launch_ir_block(const IrBlockShape& shape, const IrBlockPlan& plan, const IrBlockArgs& args,
                      cudaStream_t stream, bool pdl);

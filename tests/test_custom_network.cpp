@@ -7,6 +7,7 @@
 
 #include <cstring>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,8 @@
 #include "common/metrics.h"
 #include "common/npy.h"
 #include "common/reference.h"
+#include "common/util.h"
+#include "custom/custom_backend.h"
 #include "custom/custom_options.h"
 #include "test_support.h"
 
@@ -232,6 +235,53 @@ TEST(CustomNetwork, BlockWithAnotherResidualRunsUnfused) {
     EXPECT_NE(d.find("2 inverted-residual blocks fused"), std::string::npos) << d;
     EXPECT_EQ(d.find(" 6-8="), std::string::npos) << d;
   }
+}
+
+// The phase trace (tools/mbv2_ir_trace) stamps every fused block without changing a bit of
+// the logits, and reports one row per fused block with positive spans and phases that add up
+// to no more than the span.
+TEST(CustomNetwork, TraceCoversEveryFusedBlockAndChangesNothing) {
+  MBV2_SKIP_WITHOUT_GPU();
+  const ModelSpec& spec = test::default_spec();
+  const HostTensor in = random_tensor(spec.input_shape(1), Layout::kNHWC, 83);
+  std::vector<float> logits[2];
+  std::string report;
+  for (bool trace : {false, true}) {
+    CustomOptions o;
+    o.trace = trace;
+    std::unique_ptr<Backend> b = prepared(spec, test::default_weights(), 1, o);
+    logits[trace] = run_forward(*b, spec, in);
+    if (trace) {
+      report = custom_trace_report(*b);
+    } else {
+      EXPECT_THROW(custom_trace_report(*b), InputError);
+    }
+  }
+  EXPECT_EQ(std::memcmp(logits[0].data(), logits[1].data(), logits[0].size() * sizeof(float)), 0);
+  // Header, separator, then one row per fused block: "| 6-8 | 112 | <span> | <skew> | <gap> |
+  // <8 phases> |".
+  std::istringstream lines(report);
+  std::string line;
+  int rows = 0;
+  while (std::getline(lines, line)) {
+    if (line.rfind("| block", 0) == 0 || line.rfind("|---", 0) == 0) continue;
+    ++rows;
+    std::vector<std::string> cells;
+    std::istringstream cs(line);
+    for (std::string cell; std::getline(cs, cell, '|');) cells.push_back(cell);
+    ASSERT_EQ(cells.size(), size_t(1 + 5 + 8)) << line;  // leading empty cell
+    EXPECT_EQ(std::stoi(cells[2]), 112) << line;
+    const double span = std::stod(cells[3]);
+    EXPECT_GT(span, 0.0) << line;
+    double phases = 0.0;
+    for (size_t k = 6; k < cells.size(); ++k) {
+      EXPECT_GE(std::stod(cells[k]), 0.0) << line;
+      phases += std::stod(cells[k]);
+    }
+    EXPECT_GT(phases, 0.0) << line;
+    EXPECT_LT(phases, span * 1.5) << line;  // per-block means within the kernel's span
+  }
+  EXPECT_EQ(rows, 15) << report;
 }
 
 // Default options: whole blocks fused at batch 1 (auto), not at batch 256.
