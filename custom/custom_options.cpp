@@ -92,7 +92,7 @@ std::string CustomOptions::str() const {
     << " block_slices=" << (block_slices ? std::to_string(block_slices) : std::string("auto"));
   if (block_rows) s << " block_rows=" << block_rows;
   if (block_tm_expand || block_tm_project) s << " block_tm=" << block_tm_expand << "," << block_tm_project;
-  if (block_late_wp) s << " block_late_wp=1";
+  if (!block_late_wp) s << " block_late_wp=0";
   if (trace) s << " trace=1";
   s << " pdl=" << (pdl ? 1 : 0)
     << " pw_kernel=" << (pw_kernel ? "v" + std::to_string(pw_kernel) : std::string("auto"))

@@ -13,7 +13,7 @@
 //   MBV2_CUSTOM_BLOCK_TM=E,P    fused blocks: pixels per thread tile in the expand / project
 //                               GEMMs, each 1, 2 or 4 (0,0 = planner, default)
 //   MBV2_CUSTOM_BLOCK_LATE_WP=0|1 fused blocks: projection weights staged after the input rows,
-//                               waited for only before the projection (default 0)
+//                               waited for only before the projection (default 1)
 //   MBV2_CUSTOM_TRACE=0|1       fused blocks record per-block phase timestamps in forward() (a
 //                               separate kernel instantiation; tools/mbv2_ir_trace; default 0)
 //   MBV2_CUSTOM_PDL=0|1         forward(): programmatic dependent launch between kernels (default 1)
@@ -36,6 +36,7 @@
 //   v5  block_rows, block_tm, block_reduce, block_occ, stem_fusion.
 //   v6  block_reduce, block_occ and stem_fusion removed (measured slower or no gain, NOTES.md).
 //   v7  block_late_wp; trace.
+//   v8  block_late_wp on by default.
 #pragma once
 
 #include <memory>
@@ -52,7 +53,7 @@ struct CustomOptions {
   int block_rows = 0;     ///< 0: the planner chooses; N: output rows per band of fused blocks
   int block_tm_expand = 0, block_tm_project = 0;  ///< 0: the planner; 1, 2, 4: pixels per thread tile
   bool trace = false;  ///< fused blocks record phase timestamps (custom_trace_report)
-  bool block_late_wp = false;  ///< fused blocks: projection weights staged after the input (H200 b1 -0.3 µs)
+  bool block_late_wp = true;  ///< fused blocks: projection weights staged after the input (H200 b1 -0.3 / -0.4 µs, two sessions)
   bool pdl = true;      // measured on the H100: -9 µs at batch 1, neutral at 256
   int pw_kernel = 0;    ///< 0: the planner chooses; 1 / 2: only the v1 / v2 GEMM main loop
   std::string pw_tile;  ///< empty: the planner chooses

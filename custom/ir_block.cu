@@ -45,9 +45,10 @@
 //       8 lanes, lane s taking k = s, s + 8, ..., reduce-scattered with shuffles (half the
 //       shared-memory wavefronts per FMA of the 4x4 tiles, twice the threads). H200 b1:
 //       expand only 168.8, projection only 170.2, both 172.6 vs 166.0 µs without.
-//   v2.5 MBV2_CUSTOM_BLOCK_LATE_WP=1 (a second instantiation of the kernel, off by default
-//       until a full GPU run with it on): the projection weights issued after the input rows
-//       and waited for only before the projection. H200 b1: 164.7 vs 165.0 µs, three rounds.
+//   v2.5 the projection weights issued after the input rows and waited for only before the
+//       projection (a second instantiation of the kernel; default since session 7,
+//       MBV2_CUSTOM_BLOCK_LATE_WP=0 runs the first). H200 b1: 164.7 vs 165.0 µs, three
+//       rounds; session 7: 164.53 / 164.56 / 164.66 vs 165.05 / 164.94 / 164.89.
 //       Measured slower and removed: register double-buffered GEMM loops (166.3 vs 164.7 µs;
 //       code in commit 6e90050).
 //   Phase trace (MBV2_CUSTOM_TRACE=1, tools/mbv2_ir_trace): a separate instantiation of the

@@ -186,10 +186,10 @@ TEST(CustomBackendApi, OptionsFromEnvironmentRejectBadValues) {
   ::setenv("MBV2_CUSTOM_BLOCK_ROWS", "3", 1);
   ::setenv("MBV2_CUSTOM_BLOCK_LATE_WP", "later", 1);
   EXPECT_THROW(CustomOptions::from_env(), InputError);
-  ::setenv("MBV2_CUSTOM_BLOCK_LATE_WP", "1", 1);
+  ::setenv("MBV2_CUSTOM_BLOCK_LATE_WP", "0", 1);
   const CustomOptions o = CustomOptions::from_env();
-  EXPECT_TRUE(o.block_late_wp);
-  EXPECT_NE(o.str().find("block_late_wp=1"), std::string::npos) << o.str();
+  EXPECT_FALSE(o.block_late_wp);
+  EXPECT_NE(o.str().find("block_late_wp=0"), std::string::npos) << o.str();
   EXPECT_EQ(o.block_slices, 16);
   EXPECT_EQ(o.block_rows, 3);
   EXPECT_EQ(o.block_tm_expand, 1);
@@ -213,7 +213,8 @@ TEST(CustomBackendApi, OptionsFromEnvironmentRejectBadValues) {
   EXPECT_EQ(d.fusion, CustomOptions().fusion);
   EXPECT_EQ(d.pdl, CustomOptions().pdl);
   EXPECT_EQ(d.block_fusion, -1);
-  EXPECT_FALSE(d.block_late_wp);
+  EXPECT_TRUE(d.block_late_wp);
+  EXPECT_EQ(d.str().find("block_late_wp"), std::string::npos) << d.str();
   EXPECT_TRUE(d.pw_tile.empty());
 }
 

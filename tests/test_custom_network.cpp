@@ -183,9 +183,9 @@ TEST(CustomNetwork, FusedBlocksOnAwkwardShapes) {
     CustomOptions wide = fusion(true, true);
     wide.block_slices = 16;  // clusters of 8, 12 and 16 blocks of 4 hidden channels
     expect_matches_reference(spec, weights, batch, wide, 75);
-    CustomOptions late = wide;  // projection weights staged after the input rows
-    late.block_late_wp = true;
-    expect_matches_reference(spec, weights, batch, late, 76);
+    CustomOptions early = wide;  // projection weights staged with the others (not the default)
+    early.block_late_wp = false;
+    expect_matches_reference(spec, weights, batch, early, 76);
     std::unique_ptr<Backend> backend = prepared(spec, weights, batch, fusion(true));
     const std::string d = backend->describe_forward();
     EXPECT_NE(d.find("4 inverted-residual blocks fused"), std::string::npos) << d;
@@ -202,6 +202,7 @@ TEST(CustomSanitize, FusedBlocksAwkwardOnce) {
   for (int batch : {1, 3}) {
     CustomOptions o = fusion(true, batch == 3);
     o.block_slices = batch == 3 ? 16 : 0;  // non-portable clusters of up to 16 blocks
+    o.block_late_wp = false;
     expect_matches_reference(spec, weights, batch, o, 74);
     o.block_late_wp = true;
     expect_matches_reference(spec, weights, batch, o, 77);
