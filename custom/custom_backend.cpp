@@ -10,6 +10,8 @@
 //       (MBV2_CUSTOM_PDL=1). Everything is planned and allocated in prepare().
 //   v2  forward(): whole inverted-residual blocks (expand + depthwise + project) as one
 //       cluster kernel (ir_block.cu) at small batch (MBV2_CUSTOM_BLOCK_FUSION, default auto).
+//   v3  forward(): the large-spatial blocks at small batch as one kernel per 2-D output tile
+//       holding every hidden channel (tile_block.cu; MBV2_CUSTOM_TILE_BLOCK).
 #include "custom/custom_backend.h"
 
 #include <algorithm>
@@ -25,6 +27,7 @@
 #include "custom/ir_block.h"
 #include "custom/layer_ops.h"
 #include "custom/pool_classifier.h"
+#include "custom/tile_block.h"
 
 namespace mbv2 {
 
@@ -36,7 +39,7 @@ using custom::LayerKernel;
 using custom::LayerOp;
 using custom::layer_label;
 
-enum class StepKind { kLayer, kDwProject, kPoolClassifier, kIrBlock };
+enum class StepKind { kLayer, kDwProject, kPoolClassifier, kIrBlock, kTileBlock };
 
 // One launch of forward(). Values are named by the layer that produces them; -1 is the
 // network input, -2 "none".
@@ -45,8 +48,9 @@ struct Step {
   int first = 0, last = 0;  // layers covered
   int in = -1, res = -2;
   GemmPlan plan;            // kDwProject
-  custom::IrBlockShape block;     // kIrBlock
+  custom::IrBlockShape block;     // kIrBlock, kTileBlock
   custom::IrBlockPlan block_plan;  // kIrBlock
+  custom::TileBlockPlan tile_plan;  // kTileBlock
   size_t trace_offset = 0;         // kIrBlock with options.trace: first word in trace_
 };
 
@@ -236,14 +240,18 @@ class CustomBackend final : public Backend {
       if (l.input_from >= 0) ++readers[size_t(l.input_from)];
       if (l.has_residual()) ++readers[size_t(l.residual_from)];
     }
-    int fused_dw = 0, fused_pc = 0, fused_blocks = 0;
-    if (options_.block_fusion != 0) custom::configure_ir_block(size_t(smem_optin_));
+    int fused_dw = 0, fused_pc = 0, fused_blocks = 0, tile_blocks = 0;
+    if (options_.block_fusion != 0) {
+      custom::configure_ir_block(size_t(smem_optin_));
+      custom::configure_tile_block(size_t(smem_optin_));
+    }
     for (int i = 0; i < n;) {
       if (options_.block_fusion != 0 && i + 2 < n) {
         Step st;
         if (block_step(i, readers, &st)) {
           steps_.push_back(st);
           ++fused_blocks;
+          tile_blocks += st.kind == StepKind::kTileBlock;
           i += 3;
           continue;
         }
@@ -295,7 +303,10 @@ class CustomBackend final : public Backend {
     assign_buffers();
     std::ostringstream s;
     s << steps_.size() << " launches";
-    if (fused_blocks) s << ", " << fused_blocks << " inverted-residual blocks fused";
+    if (fused_blocks) {
+      s << ", " << fused_blocks << " inverted-residual blocks fused";
+      if (tile_blocks) s << " (" << tile_blocks << " by output tiles)";
+    }
     if (fused_dw) s << ", " << fused_dw << " depthwise+project fused";
     if (fused_pc) s << ", pool+classifier fused";
     s << ", " << buffers_.size() << " activation buffers; " << options_.str();
@@ -304,6 +315,8 @@ class CustomBackend final : public Backend {
       for (const Step& st : steps_)
         if (st.kind == StepKind::kIrBlock)
           s << " " << st.first << "-" << st.last << "=" << st.block_plan.str(b);
+        else if (st.kind == StepKind::kTileBlock)
+          s << " " << st.first << "-" << st.last << "=" << st.tile_plan.str(b);
     }
     if (fused_dw) {
       s << "; fused tiles:";
@@ -340,6 +353,21 @@ class CustomBackend final : public Backend {
     sh.project_relu6 = p.act == Activation::kRelu6;
     sh.residual = p.has_residual();
     if (d.in_c != sh.ch || p.in_c != sh.ch) return false;
+    st->first = i, st->last = i + 2;
+    st->in = e.input_from;
+    st->res = -2;  // the kernels read the residual from their own input
+    st->block = sh;
+    // Large-spatial blocks at small batch: one kernel per output tile, every hidden channel.
+    const int64_t px = int64_t(b) * sh.h * sh.w;
+    if (options_.tile_block_px > 0 && px >= options_.tile_block_px && px <= custom::kTileBlockMaxPixels) {
+      const custom::TileBlockPlan tp = custom::plan_tile_block(sh, sm_count_, size_t(smem_optin_),
+                                                               options_.tile_block_th, options_.tile_block_tw);
+      if (tp.ok) {
+        st->kind = StepKind::kTileBlock;
+        st->tile_plan = tp;
+        return true;
+      }
+    }
     if (options_.block_fusion < 0 && !custom::ir_block_auto_fuses(sh)) return false;
     custom::IrBlockForce forced;
     forced.slices = options_.block_slices, forced.rows = options_.block_rows;
@@ -352,10 +380,6 @@ class CustomBackend final : public Backend {
       plan = custom::plan_ir_block(sh, sm_count_, size_t(smem_optin_), custom::kIrBlockMaxPortableSlices, forced);
     if (!plan.ok) return false;
     st->kind = StepKind::kIrBlock;
-    st->first = i, st->last = i + 2;
-    st->in = e.input_from;
-    st->res = -2;  // the kernel reads the residual from its own input
-    st->block = sh;
     st->block_plan = plan;
     return true;
   }
@@ -426,6 +450,12 @@ class CustomBackend final : public Backend {
       case StepKind::kIrBlock:
         custom::launch_ir_block(st.block, st.block_plan, ir_args(st, in, out), stream, pdl);
         return;
+      case StepKind::kTileBlock: {
+        custom::IrBlockArgs a = ir_args(st, in, out);
+        a.trace = nullptr;  // the phase trace covers the cluster kernel only
+        custom::launch_tile_block(st.block, st.tile_plan, a, stream, pdl);
+        return;
+      }
       case StepKind::kPoolClassifier: {
         const LayerKernel& fs = layers_[size_t(st.last)];
         custom::launch_pool_classifier(pool_classifier_shape(st), in, fs.w.get(), fs.b.get(), out,

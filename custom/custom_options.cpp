@@ -1,5 +1,6 @@
 #include "custom/custom_options.h"
 
+#include <cstdio>
 #include <cstdlib>
 #include <sstream>
 
@@ -82,6 +83,20 @@ CustomOptions CustomOptions::from_env() {
     o.block_tm_expand = s[0] - '0', o.block_tm_project = s[2] - '0';
   }
   o.block_late_wp = env_flag("MBV2_CUSTOM_BLOCK_LATE_WP", o.block_late_wp);
+  o.tile_block_px = env_int("MBV2_CUSTOM_TILE_BLOCK", 0, 112 * 112, o.tile_block_px);
+  if (const char* v = env("MBV2_CUSTOM_TILE_BLOCK_TILE")) {
+    const std::string s(v);
+    int th = 0, tw = 0;
+    char x = 0, extra = 0;
+    if (s == "auto") {
+      o.tile_block_th = o.tile_block_tw = 0;
+    } else if (std::sscanf(s.c_str(), "%d%c%d%c", &th, &x, &tw, &extra) == 3 && x == 'x' && th >= 1 &&
+               th <= 4096 && tw >= 1 && tw <= 4096) {
+      o.tile_block_th = th, o.tile_block_tw = tw;
+    } else {
+      throw InputError("MBV2_CUSTOM_TILE_BLOCK_TILE='" + s + "': expected auto or THxTW (e.g. 4x7)");
+    }
+  }
   return o;
 }
 
@@ -93,6 +108,8 @@ std::string CustomOptions::str() const {
   if (block_rows) s << " block_rows=" << block_rows;
   if (block_tm_expand || block_tm_project) s << " block_tm=" << block_tm_expand << "," << block_tm_project;
   if (!block_late_wp) s << " block_late_wp=0";
+  s << " tile_block=" << tile_block_px;
+  if (tile_block_th) s << " tile_block_tile=" << tile_block_th << "x" << tile_block_tw;
   if (trace) s << " trace=1";
   s << " pdl=" << (pdl ? 1 : 0)
     << " pw_kernel=" << (pw_kernel ? "v" + std::to_string(pw_kernel) : std::string("auto"))

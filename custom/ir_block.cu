@@ -70,6 +70,7 @@
 #include "custom/cp_async.cuh"
 #include "custom/kernel_common.cuh"
 #include "custom/pointwise_conv.h"
+#include "custom/smem_gemm.cuh"
 
 namespace mbv2::custom {
 
@@ -131,72 +132,11 @@ __device__ __forceinline__ void ir_trace(const IrParams& p, int k) {
   }
 }
 
-__device__ __forceinline__ float4 f4(const float* p) { return *reinterpret_cast<const float4*>(p); }
-__device__ __forceinline__ void st4(float* p, float4 v) { *reinterpret_cast<float4*>(p) = v; }
-__device__ __forceinline__ float4 relu6_4(float4 v) {
-  return make_float4(relu6(v.x), relu6(v.y), relu6(v.z), relu6(v.w));
-}
-__device__ __forceinline__ float4 add4(float4 a, float4 b) {
-  return make_float4(a.x + b.x, a.y + b.y, a.z + b.z, a.w + b.w);
-}
-
-// C[m][4q..4q+3] = sum_{k < K} A[m][k] * B[k][4q..4q+3] for m < M, q < NQ, handed to
-// epi(m, q, value). A: shared memory, row stride lda (multiple of 4, columns up to
-// round-up-4(K) readable). B: shared or global, row stride ldb (multiple of 4), rows < K
-// only are read. Each thread takes TM rows x one quad at a time.
-template <int TM, class Epi>
-__device__ __forceinline__ void tile_gemm(const float* A, int lda, const float* B, int ldb, int M,
-                                          int NQ, int K, Epi&& epi) {
-  const int tiles = (M + TM - 1) / TM * NQ;
-  const int k4 = K & ~3;
-  for (int t = threadIdx.x; t < tiles; t += kIrBlockThreads) {
-    const int q = t % NQ, m0 = (t / NQ) * TM;
-    const float* a[TM];
-#pragma unroll
-    for (int i = 0; i < TM; ++i) a[i] = A + min(m0 + i, M - 1) * lda;
-    const float* b = B + 4 * q;
-    float4 acc[TM];
-#pragma unroll
-    for (int i = 0; i < TM; ++i) acc[i] = make_float4(0.f, 0.f, 0.f, 0.f);
-#pragma unroll 2
-    for (int k = 0; k < k4; k += 4) {
-      const float4 b0 = f4(b + (k + 0) * ldb), b1 = f4(b + (k + 1) * ldb);
-      const float4 b2 = f4(b + (k + 2) * ldb), b3 = f4(b + (k + 3) * ldb);
-#pragma unroll
-      for (int i = 0; i < TM; ++i) {
-        const float4 av = f4(a[i] + k);
-        float4& c = acc[i];
-        c.x = fmaf(av.x, b0.x, c.x), c.y = fmaf(av.x, b0.y, c.y), c.z = fmaf(av.x, b0.z, c.z), c.w = fmaf(av.x, b0.w, c.w);
-        c.x = fmaf(av.y, b1.x, c.x), c.y = fmaf(av.y, b1.y, c.y), c.z = fmaf(av.y, b1.z, c.z), c.w = fmaf(av.y, b1.w, c.w);
-        c.x = fmaf(av.z, b2.x, c.x), c.y = fmaf(av.z, b2.y, c.y), c.z = fmaf(av.z, b2.z, c.z), c.w = fmaf(av.z, b2.w, c.w);
-        c.x = fmaf(av.w, b3.x, c.x), c.y = fmaf(av.w, b3.y, c.y), c.z = fmaf(av.w, b3.z, c.z), c.w = fmaf(av.w, b3.w, c.w);
-      }
-    }
-    for (int k = k4; k < K; ++k) {
-      const float4 bk = f4(b + k * ldb);
-#pragma unroll
-      for (int i = 0; i < TM; ++i) {
-        const float av = a[i][k];
-        float4& c = acc[i];
-        c.x = fmaf(av, bk.x, c.x), c.y = fmaf(av, bk.y, c.y), c.z = fmaf(av, bk.z, c.z), c.w = fmaf(av, bk.w, c.w);
-      }
-    }
-#pragma unroll
-    for (int i = 0; i < TM; ++i)
-      if (m0 + i < M) epi(m0 + i, q, acc[i]);
-  }
-}
-
-// tm: 1, 2, 4 pixels per thread tile.
+// The block's three GEMMs: smem_gemm.cuh's TM x 4 register tiles over all 512 threads.
 template <class Epi>
 __device__ __forceinline__ void ir_gemm(int tm, const float* A, int lda, const float* B, int ldb,
                                         int M, int NQ, int K, Epi&& epi) {
-  if (tm >= 4)
-    tile_gemm<4>(A, lda, B, ldb, M, NQ, K, epi);
-  else if (tm == 2)
-    tile_gemm<2>(A, lda, B, ldb, M, NQ, K, epi);
-  else
-    tile_gemm<1>(A, lda, B, ldb, M, NQ, K, epi);
+  smem_gemm<kIrBlockThreads>(tm, A, lda, B, ldb, M, NQ, K, epi);
 }
 
 // Asynchronous cluster reduction: peers store their partials with st.async into the owner's
@@ -471,27 +411,8 @@ auto ir_block_kernel_for(const IrBlockPlan& plan, bool trace) {
   return plan.late_project_weights ? ir_block_kernel<true, false> : ir_block_kernel<false, false>;
 }
 
-// Rows per thread tile. A step of 4 k costs each thread 4 B + tm A float4 shared loads and
-// 16 tm FMAs; the estimate (SM cycles) is the largest of the shared-memory pipe (4 cycles
-// per warp-wide 16-byte load), the FMA pipes (4 warp FMAs per cycle) and one thread's
-// dependent chain (~30 cycles of load latency + its FMAs per step). The first H200 profile
-// (pure per-thread instruction count, tm 1) was bound by the shared-memory pipe.
-int pick_tm(int m, int nq, int k) {
-  int best = 4;
-  int64_t best_cost = -1;
-  const int64_t steps = (k + 3) / 4;
-  for (int tm : {4, 2, 1}) {
-    const int64_t tiles = int64_t((m + tm - 1) / tm) * nq;
-    const int64_t warps = (tiles + 31) / 32;
-    const int64_t rounds = (tiles + kIrBlockThreads - 1) / kIrBlockThreads;
-    const int64_t lds = warps * steps * (4 + tm) * 4;
-    const int64_t fma = warps * steps * 16 * tm / 4;
-    const int64_t chain = rounds * steps * (30 + 16 * tm);
-    const int64_t cost = std::max({lds, fma, chain});
-    if (best_cost < 0 || cost < best_cost) best = tm, best_cost = cost;
-  }
-  return best;
-}
+// Rows per thread tile: smem_gemm.cuh's pipe-aware estimate for 512 threads.
+int pick_tm(int m, int nq, int k) { return pick_smem_tm(m, nq, k, kIrBlockThreads); }
 
 IrSmem layout_of(const IrBlockShape& s, const IrBlockPlan& p) {
   return ir_smem_layout(p.in_rows, s.w, padded4(s.cin), p.slice_ch, p.rows * s.ow, padded4(s.cout),

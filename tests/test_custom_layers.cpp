@@ -21,6 +21,7 @@
 #include "custom/custom_options.h"
 #include "custom/gemm_plan.h"
 #include "custom/ir_block.h"
+#include "custom/tile_block.h"
 #include "test_support.h"
 
 namespace mbv2 {
@@ -187,7 +188,21 @@ TEST(CustomBackendApi, OptionsFromEnvironmentRejectBadValues) {
   ::setenv("MBV2_CUSTOM_BLOCK_LATE_WP", "later", 1);
   EXPECT_THROW(CustomOptions::from_env(), InputError);
   ::setenv("MBV2_CUSTOM_BLOCK_LATE_WP", "0", 1);
+  for (const char* bad : {"-1", "12545", "x", "1e3"}) {
+    ::setenv("MBV2_CUSTOM_TILE_BLOCK", bad, 1);
+    EXPECT_THROW(CustomOptions::from_env(), InputError) << bad;
+  }
+  ::setenv("MBV2_CUSTOM_TILE_BLOCK", "784", 1);
+  for (const char* bad : {"4x", "x7", "0x3", "4x7x", "4*7", "4x7 ", "big"}) {
+    ::setenv("MBV2_CUSTOM_TILE_BLOCK_TILE", bad, 1);
+    EXPECT_THROW(CustomOptions::from_env(), InputError) << bad;
+  }
+  ::setenv("MBV2_CUSTOM_TILE_BLOCK_TILE", "4x7", 1);
   const CustomOptions o = CustomOptions::from_env();
+  EXPECT_EQ(o.tile_block_px, 784);
+  EXPECT_EQ(o.tile_block_th, 4);
+  EXPECT_EQ(o.tile_block_tw, 7);
+  EXPECT_NE(o.str().find("tile_block=784 tile_block_tile=4x7"), std::string::npos) << o.str();
   EXPECT_FALSE(o.block_late_wp);
   EXPECT_NE(o.str().find("block_late_wp=0"), std::string::npos) << o.str();
   EXPECT_EQ(o.block_slices, 16);
@@ -209,7 +224,12 @@ TEST(CustomBackendApi, OptionsFromEnvironmentRejectBadValues) {
   ::unsetenv("MBV2_CUSTOM_BLOCK_TM");
   ::unsetenv("MBV2_CUSTOM_BLOCK_ROWS");
   ::unsetenv("MBV2_CUSTOM_BLOCK_LATE_WP");
+  ::unsetenv("MBV2_CUSTOM_TILE_BLOCK");
+  ::setenv("MBV2_CUSTOM_TILE_BLOCK_TILE", "auto", 1);
   const CustomOptions d = CustomOptions::from_env();
+  ::unsetenv("MBV2_CUSTOM_TILE_BLOCK_TILE");
+  EXPECT_EQ(d.tile_block_px, CustomOptions().tile_block_px);
+  EXPECT_EQ(d.tile_block_th, 0);
   EXPECT_EQ(d.fusion, CustomOptions().fusion);
   EXPECT_EQ(d.pdl, CustomOptions().pdl);
   EXPECT_EQ(d.block_fusion, -1);
@@ -518,6 +538,91 @@ TEST(CustomSanitize, ForwardFusedAndUnfusedOnce) {
       EXPECT_TRUE(a.pass) << a.reason << " [" << backend->describe_forward() << "]";
     }
   }
+}
+
+// The tile-block planner (host only): every block of the default model at batch 1 up to 384
+// hidden channels is cut into output tiles that cover it exactly once, in one wave on 132
+// SMs, within shared memory (from 576 hidden channels the expand weights alone exceed it:
+// refused with the reason); the 112x112 block gets a 28-pixel tile (56x56 / 132 SMs needs at
+// least 24, and 5x5 or 4x6 would make 144 / 140 blocks).
+TEST(CustomTileBlockPlan, CoversEveryDefaultBlockInOneWave) {
+  const ModelSpec spec = mobilenet_v2();
+  const size_t limit = 227 * 1024;
+  int blocks = 0;
+  for (size_t i = 0; i + 2 < spec.layers.size(); ++i) {
+    const Layer& e = spec.layers[i];
+    const Layer& d = spec.layers[i + 1];
+    const Layer& p = spec.layers[i + 2];
+    if (e.role != LayerRole::kExpand) continue;
+    ++blocks;
+    custom::IrBlockShape s;
+    s.n = 1, s.h = e.in_h, s.w = e.in_w, s.cin = e.in_c, s.ch = e.out_c;
+    s.oh = d.out_h, s.ow = d.out_w, s.cout = p.out_c, s.stride = d.stride, s.pad = d.pad;
+    s.residual = p.has_residual();
+    const custom::TileBlockPlan plan = custom::plan_tile_block(s, 132, limit);
+    SCOPED_TRACE(e.name + ": " + plan.str(1));
+    if (s.ch >= 576) {
+      EXPECT_FALSE(plan.ok);
+      EXPECT_NE(plan.reason.find("shared memory"), std::string::npos) << plan.reason;
+      continue;
+    }
+    ASSERT_TRUE(plan.ok) << plan.reason;
+    EXPECT_GE(plan.tiles_h * plan.th, s.oh);
+    EXPECT_LT((plan.tiles_h - 1) * plan.th, s.oh);
+    EXPECT_GE(plan.tiles_w * plan.tw, s.ow);
+    EXPECT_LT((plan.tiles_w - 1) * plan.tw, s.ow);
+    EXPECT_EQ(plan.in_th, (plan.th - 1) * s.stride + 3);
+    EXPECT_EQ(plan.in_tw, (plan.tw - 1) * s.stride + 3);
+    EXPECT_LE(plan.smem_bytes, limit);
+    EXPECT_LE(plan.tiles_h * plan.tiles_w, 132);
+    EXPECT_TRUE(plan.tm_expand == 1 || plan.tm_expand == 2 || plan.tm_expand == 4);
+    EXPECT_TRUE(plan.tm_project == 1 || plan.tm_project == 2 || plan.tm_project == 4);
+    if (s.h == 112) {
+      EXPECT_EQ(plan.th * plan.tw, 28);  // 56x56 / 132 SMs: at least 24 pixels per tile
+      EXPECT_EQ(plan.tiles_h * plan.tiles_w, 112);
+      EXPECT_TRUE(plan.stage_project);
+    }
+  }
+  EXPECT_EQ(blocks, 16);
+}
+
+TEST(CustomTileBlockPlan, RefusesWhatTheKernelCannotRunAndHonoursForcedTiles) {
+  custom::IrBlockShape s;
+  s.n = 1, s.h = s.w = 56, s.cin = 24, s.ch = 144, s.oh = s.ow = 56, s.cout = 24, s.residual = true;
+  const custom::TileBlockPlan p = custom::plan_tile_block(s, 132, 227 * 1024);
+  ASSERT_TRUE(p.ok) << p.reason;
+  const custom::TileBlockPlan tiny = custom::plan_tile_block(s, 132, 8 * 1024);
+  EXPECT_FALSE(tiny.ok);
+  EXPECT_NE(tiny.reason.find("shared memory"), std::string::npos) << tiny.reason;
+  custom::IrBlockShape wrong = s;
+  wrong.oh = 55;
+  EXPECT_FALSE(custom::plan_tile_block(wrong, 132, 227 * 1024).ok);
+  custom::IrBlockShape res = s;
+  res.stride = 2, res.oh = res.ow = 28;
+  const custom::TileBlockPlan strided = custom::plan_tile_block(res, 132, 227 * 1024);
+  EXPECT_FALSE(strided.ok);
+  EXPECT_NE(strided.reason.find("residual"), std::string::npos) << strided.reason;
+  res.residual = false;
+  EXPECT_TRUE(custom::plan_tile_block(res, 132, 227 * 1024).ok);
+  // Forced tiles: taken as given, clamped to the output, partial tiles at the edges.
+  const custom::TileBlockPlan f = custom::plan_tile_block(s, 132, 227 * 1024, 5, 3);
+  ASSERT_TRUE(f.ok) << f.reason;
+  EXPECT_EQ(f.th, 5);
+  EXPECT_EQ(f.tw, 3);
+  EXPECT_EQ(f.tiles_h, 12);  // 11 full tiles of 5 rows + 1 row
+  EXPECT_EQ(f.tiles_w, 19);  // 18 full tiles of 3 columns + 2
+  EXPECT_EQ(f.in_th, 7);
+  EXPECT_EQ(f.in_tw, 5);
+  EXPECT_NE(f.str(1).find("5x3 tile"), std::string::npos) << f.str(1);
+  EXPECT_NE(f.str(1).find("[228 blocks"), std::string::npos) << f.str(1);
+  const custom::TileBlockPlan big = custom::plan_tile_block(s, 132, 227 * 1024, 100, 100);
+  ASSERT_FALSE(big.ok);  // a 56x56 tile (58x58 window x 148 channels) does not fit
+  custom::IrBlockShape small = s;
+  small.h = small.w = small.oh = small.ow = 7;
+  const custom::TileBlockPlan whole = custom::plan_tile_block(small, 132, 227 * 1024, 100, 100);
+  ASSERT_TRUE(whole.ok) << whole.reason;
+  EXPECT_EQ(whole.th, 7);
+  EXPECT_EQ(whole.tiles_h * whole.tiles_w, 1);
 }
 
 }  // namespace

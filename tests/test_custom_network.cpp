@@ -9,6 +9,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/backend.h"
@@ -145,6 +146,11 @@ TEST(CustomNetwork, CoffeeGoldenLogitsAndTop5) {
       EXPECT_NE(backend->describe_forward().find("smem late"), std::string::npos)
           << backend->describe_forward();
     }
+    if (variant == 0) {  // blocks 3-5, 6-8 and 9-11 by output tiles, the rest as clusters
+      EXPECT_NE(backend->describe_forward().find("16 inverted-residual blocks fused (3 by output tiles)"),
+                std::string::npos)
+          << backend->describe_forward();
+    }
     const std::vector<float> out = run_forward(*backend, spec, input);
     const Agreement a = compare(out.data(), golden.values.data(), out.size(),
                                 network_tolerance(Precision::kFP32));
@@ -193,6 +199,37 @@ TEST(CustomNetwork, FusedBlocksOnAwkwardShapes) {
   expect_matches_reference(spec, weights, 3, fusion(false), 72);
 }
 
+// The tile kernel (one block per output tile, every hidden channel) on the awkward chain:
+// 3 input channels (scalar staging), 30 / 45 / 61 hidden and 7 / 10 outputs (scalar
+// stores), stride 2 on 13 and 7, a residual; planner tiles, forced tiles that leave partial
+// tiles at the right and bottom edges (3x5, 2x3), 1x1 tiles and one tile larger than the
+// image; mixed with cluster blocks; with and without PDL.
+TEST(CustomNetwork, TileBlocksOnAwkwardShapes) {
+  MBV2_SKIP_WITHOUT_GPU();
+  const ModelSpec spec = awkward_block_spec();
+  const ModelWeights weights = synthetic_weights(spec, 91);
+  for (int batch : {1, 3, 32}) {
+    CustomOptions o = fusion(true, batch != 3);
+    o.tile_block_px = 1;  // every block by tiles
+    expect_matches_reference(spec, weights, batch, o, 92);
+    std::unique_ptr<Backend> backend = prepared(spec, weights, batch, o);
+    const std::string d = backend->describe_forward();
+    EXPECT_NE(d.find("4 inverted-residual blocks fused (4 by output tiles)"), std::string::npos) << d;
+    const std::pair<int, int> tiles[] = {{3, 5}, {2, 3}, {1, 1}, {16, 16}};
+    for (auto [th, tw] : tiles) {
+      CustomOptions f = o;
+      f.tile_block_th = th, f.tile_block_tw = tw;
+      expect_matches_reference(spec, weights, batch, f, 93);
+    }
+    // The 13x13 blocks by tiles, the 7x7 ones as clusters.
+    CustomOptions mixed = fusion(true, true);
+    mixed.tile_block_px = batch * 13 * 13;
+    expect_matches_reference(spec, weights, batch, mixed, 94);
+    std::unique_ptr<Backend> m = prepared(spec, weights, batch, mixed);
+    EXPECT_NE(m->describe_forward().find("(2 by output tiles)"), std::string::npos) << m->describe_forward();
+  }
+}
+
 // For compute-sanitizer (scripts/gpu_session.sh): the block kernel on the awkward chain,
 // with and without PDL, scalar and vector paths, 1 and 3 images.
 TEST(CustomSanitize, FusedBlocksAwkwardOnce) {
@@ -206,6 +243,9 @@ TEST(CustomSanitize, FusedBlocksAwkwardOnce) {
     expect_matches_reference(spec, weights, batch, o, 74);
     o.block_late_wp = true;
     expect_matches_reference(spec, weights, batch, o, 77);
+    o.tile_block_px = 1;  // the tile kernel on every block
+    o.tile_block_th = batch == 3 ? 2 : 0, o.tile_block_tw = batch == 3 ? 3 : 0;
+    expect_matches_reference(spec, weights, batch, o, 78);
   }
 }
 
@@ -261,6 +301,12 @@ TEST(CustomNetwork, TraceCoversEveryFusedBlockAndChangesNothing) {
   EXPECT_EQ(std::memcmp(logits[0].data(), logits[1].data(), logits[0].size() * sizeof(float)), 0);
   // Header, separator, then one row per fused block: "| 6-8 | 112 | <span> | <skew> | <gap> |
   // <8 phases> |".
+  // One row per cluster-kernel block (the tile kernel has no trace).
+  std::unique_ptr<Backend> plain = prepared(spec, test::default_weights(), 1, CustomOptions());
+  const std::string d = plain->describe_forward();
+  int cluster_blocks = 0;
+  for (size_t at = d.find("=ir_block<"); at != std::string::npos; at = d.find("=ir_block<", at + 1)) ++cluster_blocks;
+  EXPECT_GE(cluster_blocks, 10) << d;
   std::istringstream lines(report);
   std::string line;
   int rows = 0;
@@ -282,7 +328,7 @@ TEST(CustomNetwork, TraceCoversEveryFusedBlockAndChangesNothing) {
     EXPECT_GT(phases, 0.0) << line;
     EXPECT_LT(phases, span * 1.5) << line;  // per-block means within the kernel's span
   }
-  EXPECT_EQ(rows, 15) << report;
+  EXPECT_EQ(rows, cluster_blocks) << report;
 }
 
 // Default options: whole blocks fused at batch 1 (auto), not at batch 256.

@@ -1,0 +1,305 @@
+// A whole inverted-residual block (expand 1x1 + ReLU6 -> depthwise 3x3 + ReLU6 -> project
+// 1x1 + bias [+ residual]) per 2-D tile of output pixels, one thread block per tile holding
+// every hidden channel, for forward() at small batch.
+//
+// Why: ir_block.cu splits the hidden channels over a cluster and cuts the image into bands
+// of whole rows; for the 112x112 / 56x56 blocks of batch 1 (16-24 input, 96-144 hidden
+// channels) the bands' halo rows are as wide as the image, and the front of the network
+// (blocks 3-5 .. 9-11) ran either as 3 kernels each or as cluster kernels that cost more
+// than the three (custom/NOTES.md). A 4x7 tile of a 56x56 output needs a 9x15 input window:
+// 135 pixels x 96 hidden channels fit one SM's shared memory, the block's weights are
+// 10-20 KB, and nothing is reduced across blocks.
+//
+// Versions:
+//   v1  One block of 512 threads per (image, th x tw output tile). Before the PDL wait:
+//       cp.async of the expand and depthwise weights and all biases (constant). After it:
+//       the input window (zeros outside the image), then the projection weights as a
+//       second group (waited for only before the projection, ir_block v2.5's order). Expand
+//       GEMM of the window (pixels outside the image set to 0 = the depthwise padding),
+//       depthwise of the tile from shared memory (no bounds checks: the window holds the
+//       padding), projection GEMM with bias, residual (from the staged window) and store in
+//       its epilogue. All GEMMs: smem_gemm.cuh (TM x 4 register tiles, pipe-aware TM).
+//       The planner takes the tile with the least estimated time: waves x (a block's FMAs /
+//       64 per cycle + 4000 cycles per wave).
+#include "custom/tile_block.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <sstream>
+#include <stdexcept>
+
+#include "common/util.h"
+#include "custom/cp_async.cuh"
+#include "custom/kernel_common.cuh"
+#include "custom/pointwise_conv.h"
+#include "custom/smem_gemm.cuh"
+
+namespace mbv2::custom {
+
+namespace {
+
+// Float offsets of the kernel's shared-memory arrays (all multiples of 4 floats). Rows of X,
+// E and D are padded by 4 floats (ir_block v2: neighbouring pixels' float4s in different banks).
+struct TbSmem {
+  int x, we, be, wd, bd, pb, e, d, wp, total;
+};
+
+__host__ __device__ inline TbSmem tb_smem_layout(int in_px, int out_px, int cin4, int ldh, int ldo,
+                                                 bool stage_project) {
+  TbSmem s;
+  int o = 0;
+  s.x = o, o += in_px * (cin4 + 4);  // input window   [in_px][cin4 + 4]
+  s.we = o, o += cin4 * ldh;         // expand weights [cin4][ldh]
+  s.be = o, o += ldh;                // expand bias
+  s.wd = o, o += 9 * ldh;            // depthwise taps [9][ldh]
+  s.bd = o, o += ldh;                // depthwise bias
+  s.pb = o, o += ldo;                // projection bias
+  s.e = o, o += in_px * (ldh + 4);   // expanded window [in_px][ldh + 4]
+  s.d = o, o += out_px * (ldh + 4);  // depthwise tile  [out_px][ldh + 4]
+  s.wp = o, o += stage_project ? ldh * ldo : 0;  // projection weights [ldh][ldo]
+  s.total = o;
+  return s;
+}
+
+struct TbParams {
+  IrBlockArgs a;
+  int h, w, cin, ch, oh, ow, cout, stride, pad;
+  int th, tw, in_th, in_tw, tiles_w, tiles_per_image;
+  int cin4, ldh, ldo, tm_expand, tm_project;
+  int stage_project, expand_relu6, dw_relu6, project_relu6, vec_out, residual;
+  TbSmem sm;
+};
+
+__global__ void __launch_bounds__(kTileBlockThreads, 1) tile_block_kernel(const TbParams p) {
+  constexpr int T = kTileBlockThreads;
+  extern __shared__ __align__(16) float smem[];
+  // The next kernel's blocks may take the SMs this grid leaves idle and stage their weights
+  // (ir_block v2.2).
+  pdl_launch_dependents();
+  const int tid = threadIdx.x;
+  float* const xs = smem + p.sm.x;
+  float* const we = smem + p.sm.we;
+  float* const be = smem + p.sm.be;
+  float* const wd = smem + p.sm.wd;
+  float* const bd = smem + p.sm.bd;
+  float* const pb = smem + p.sm.pb;
+  float* const es = smem + p.sm.e;
+  float* const ds = smem + p.sm.d;
+  float* const wp = smem + p.sm.wp;
+  const int cq = p.ldh / 4, oq = p.ldo / 4;
+  const int ldx = p.cin4 + 4, lde = p.ldh + 4;
+
+  // (1) Constant weights and biases, before waiting for the previous kernel. The packed
+  // arrays are contiguous ([Cin][ldh], [9][ldh], [ldh]): flat copies; expand rows past Cin
+  // zero-filled.
+  {
+    const int n = p.cin4 * cq, valid = p.cin * cq;
+    for (int f = tid; f < n; f += T) cp_async16(we + 4 * f, p.a.expand_w + 4 * (f < valid ? f : 0), f < valid);
+    for (int f = tid; f < 9 * cq; f += T) cp_async16(wd + 4 * f, p.a.dw_w + 4 * f, true);
+    for (int f = tid; f < cq; f += T) {
+      cp_async16(be + 4 * f, p.a.expand_b + 4 * f, true);
+      cp_async16(bd + 4 * f, p.a.dw_b + 4 * f, true);
+    }
+    for (int f = tid; f < oq; f += T) cp_async16(pb + 4 * f, p.a.project_b + 4 * f, true);
+    cp_async_commit();
+  }
+  pdl_wait();
+
+  // (2) The input window of this tile, zeros outside the image.
+  const int tile = int(blockIdx.x) % p.tiles_per_image, img = int(blockIdx.x) / p.tiles_per_image;
+  const int ty = tile / p.tiles_w, tx = tile - ty * p.tiles_w;
+  const int oh0 = ty * p.th, ow0 = tx * p.tw;
+  const int ih0 = oh0 * p.stride - p.pad, iw0 = ow0 * p.stride - p.pad;
+  const int in_px = p.in_th * p.in_tw;
+  const float* x_img = p.a.x + size_t(img) * p.h * p.w * p.cin;
+  if (p.cin % 4 == 0) {
+    const int kq = p.cin / 4;
+    for (int f = tid; f < in_px * kq; f += T) {
+      const int pix = f / kq, j = (f - pix * kq) * 4;
+      const int r = pix / p.in_tw, c = pix - r * p.in_tw;
+      const int ih = ih0 + r, iw = iw0 + c;
+      const bool v = unsigned(ih) < unsigned(p.h) && unsigned(iw) < unsigned(p.w);
+      cp_async16(xs + pix * ldx + j, v ? x_img + (size_t(ih) * p.w + iw) * p.cin + j : x_img, v);
+    }
+  } else {
+    for (int f = tid; f < in_px * p.cin4; f += T) {
+      const int pix = f / p.cin4, k = f - pix * p.cin4;
+      const int r = pix / p.in_tw, c = pix - r * p.in_tw;
+      const int ih = ih0 + r, iw = iw0 + c;
+      const bool v = k < p.cin && unsigned(ih) < unsigned(p.h) && unsigned(iw) < unsigned(p.w);
+      xs[pix * ldx + k] = v ? x_img[(size_t(ih) * p.w + iw) * p.cin + k] : 0.0f;
+    }
+  }
+  cp_async_commit();
+  // The projection weights: their own group, waited for only before the projection.
+  if (p.stage_project) {
+    const int n = p.ldh * oq, valid = p.ch * oq;
+    for (int f = tid; f < n; f += T) cp_async16(wp + 4 * f, p.a.project_w + 4 * (f < valid ? f : 0), f < valid);
+  }
+  cp_async_commit();
+  cp_async_wait<1>();
+  __syncthreads();
+
+  // (3) Expand the whole window; pixels outside the image are the depthwise zero padding.
+  smem_gemm<T>(p.tm_expand, xs, ldx, we, p.ldh, in_px, cq, p.cin, [&](int m, int q, float4 v) {
+    const int r = m / p.in_tw, c = m - r * p.in_tw;
+    const bool inside = unsigned(ih0 + r) < unsigned(p.h) && unsigned(iw0 + c) < unsigned(p.w);
+    v = add4(v, f4(be + 4 * q));
+    if (p.expand_relu6) v = relu6_4(v);
+    st4(es + m * lde + 4 * q, inside ? v : make_float4(0.f, 0.f, 0.f, 0.f));
+  });
+  __syncthreads();
+
+  // (4) Depthwise 3x3 of the tile (output pixels past the image edge are computed from the
+  // zero window and never stored).
+  const int out_px = p.th * p.tw;
+  for (int f = tid; f < out_px * cq; f += T) {
+    const int q = f / cq, ch = (f - q * cq) * 4;
+    const int r = q / p.tw, c = q - r * p.tw;
+    float4 acc = f4(bd + ch);
+#pragma unroll
+    for (int i = 0; i < 3; ++i) {
+      const float* erow = es + ((r * p.stride + i) * p.in_tw + c * p.stride) * lde + ch;
+#pragma unroll
+      for (int j = 0; j < 3; ++j) {
+        const float4 e = f4(erow + j * lde), wt = f4(wd + (i * 3 + j) * p.ldh + ch);
+        acc.x = fmaf(e.x, wt.x, acc.x), acc.y = fmaf(e.y, wt.y, acc.y);
+        acc.z = fmaf(e.z, wt.z, acc.z), acc.w = fmaf(e.w, wt.w, acc.w);
+      }
+    }
+    st4(ds + q * lde + ch, p.dw_relu6 ? relu6_4(acc) : acc);
+  }
+  cp_async_wait<0>();  // the projection weights
+  __syncthreads();
+
+  // (5) Projection with bias, residual (the block's own input: window pixel (r+1, c+1)),
+  // activation and the store in its epilogue.
+  const float* B = p.stage_project ? wp : p.a.project_w;
+  smem_gemm<T>(p.tm_project, ds, lde, B, p.ldo, out_px, oq, p.ch, [&](int m, int q, float4 v) {
+    const int r = m / p.tw, c = m - r * p.tw;
+    const int oh = oh0 + r, ow = ow0 + c;
+    if (oh >= p.oh || ow >= p.ow) return;
+    const int o = 4 * q;
+    v = add4(v, f4(pb + o));
+    const float* xr = p.residual ? xs + ((r + 1) * p.in_tw + c + 1) * ldx + o : nullptr;
+    const size_t base = ((size_t(img) * p.oh + oh) * p.ow + ow) * p.cout + o;
+    if (p.vec_out) {
+      if (xr) v = add4(v, f4(xr));
+      st4(p.a.out + base, p.project_relu6 ? relu6_4(v) : v);
+    } else {
+      const float vals[4] = {v.x, v.y, v.z, v.w};
+      for (int j = 0; j < 4 && o + j < p.cout; ++j) {
+        const float y = xr ? vals[j] + xr[j] : vals[j];
+        p.a.out[base + j] = p.project_relu6 ? relu6(y) : y;
+      }
+    }
+  });
+}
+
+TbSmem layout_of(const IrBlockShape& s, const TileBlockPlan& p) {
+  return tb_smem_layout(p.in_th * p.in_tw, p.th * p.tw, padded4(s.cin), padded4(s.ch), padded4(s.cout),
+                        p.stage_project);
+}
+
+}  // namespace
+
+std::string TileBlockPlan::str(int batch) const {
+  if (!ok) return "tile_block<none: " + reason + ">";
+  std::ostringstream s;
+  s << "tile_block<" << th << "x" << tw << " tile, tm " << tm_expand << "/" << tm_project << ", wp "
+    << (stage_project ? "smem" : "L2") << "> [" << int64_t(tiles_h) * tiles_w * batch << " blocks, "
+    << smem_bytes << " B]";
+  return s.str();
+}
+
+TileBlockPlan plan_tile_block(const IrBlockShape& s, int sm_count, size_t smem_limit, int force_th,
+                              int force_tw) {
+  TileBlockPlan p;
+  auto refuse = [&](const std::string& why) {
+    p = TileBlockPlan();
+    p.reason = why;
+    return p;
+  };
+  if (s.n < 1 || s.h < 1 || s.w < 1 || s.cin < 1 || s.ch < 1 || s.cout < 1 || s.oh < 1 || s.ow < 1)
+    return refuse("empty shape");
+  if (s.stride < 1 || s.pad < 0 || s.pad > 2 || (s.h + 2 * s.pad - 3) / s.stride + 1 != s.oh ||
+      (s.w + 2 * s.pad - 3) / s.stride + 1 != s.ow || s.h + 2 * s.pad < 3 || s.w + 2 * s.pad < 3)
+    return refuse("not a 3x3 depthwise shape");
+  if (s.residual && (s.stride != 1 || s.pad != 1 || s.h != s.oh || s.w != s.ow || s.cin != s.cout))
+    return refuse("a residual that is not the block's own input");
+  if (int64_t(s.n) * s.oh * s.ow * s.cout >= (int64_t(1) << 31) ||
+      int64_t(s.n) * s.h * s.w * s.cin >= (int64_t(1) << 31))
+    return refuse("more than 2^31 elements");
+  sm_count = std::max(sm_count, 1);
+  const int cin4 = padded4(s.cin), ldh = padded4(s.ch), ldo = padded4(s.cout);
+  double best = -1.0;
+  for (int th = 1; th <= s.oh; ++th) {
+    if (force_th > 0 && th != std::min(force_th, s.oh)) continue;
+    for (int tw = 1; tw <= s.ow; ++tw) {
+      if (force_tw > 0 && tw != std::min(force_tw, s.ow)) continue;
+      const int in_th = (th - 1) * s.stride + 3, in_tw = (tw - 1) * s.stride + 3;
+      const int in_px = in_th * in_tw, out_px = th * tw;
+      bool fits = false, stage = false;
+      for (bool st : {true, false}) {
+        const TbSmem m = tb_smem_layout(in_px, out_px, cin4, ldh, ldo, st);
+        if (size_t(m.total) * sizeof(float) <= smem_limit) {
+          fits = true, stage = st;
+          break;
+        }
+      }
+      if (!fits) continue;
+      const int tiles_h = (s.oh + th - 1) / th, tiles_w = (s.ow + tw - 1) / tw;
+      const int64_t blocks = int64_t(s.n) * tiles_h * tiles_w;
+      if (blocks > 0x7fffffff) continue;
+      const int64_t waves = (blocks + sm_count - 1) / sm_count;
+      const double fma = double(in_px) * ldh * cin4 + double(out_px) * ldh * 9 + double(out_px) * ldh * ldo;
+      const double cost = double(waves) * (fma / 64.0 + 4000.0);
+      if (best < 0.0 || cost < best) {
+        best = cost;
+        p.th = th, p.tw = tw, p.in_th = in_th, p.in_tw = in_tw, p.tiles_h = tiles_h, p.tiles_w = tiles_w;
+        p.stage_project = stage;
+      }
+    }
+  }
+  if (best < 0.0) return refuse("no output tile fits in shared memory");
+  p.tm_expand = pick_smem_tm(p.in_th * p.in_tw, ldh / 4, s.cin, kTileBlockThreads);
+  p.tm_project = pick_smem_tm(p.th * p.tw, ldo / 4, s.ch, kTileBlockThreads);
+  p.smem_bytes = size_t(layout_of(s, p).total) * sizeof(float);
+  p.ok = true;
+  return p;
+}
+
+void configure_tile_block(size_t smem_bytes) {
+  MBV2_CUDA_CHECK(cudaFuncSetAttribute(tile_block_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                       int(std::max<size_t>(smem_bytes, 48 * 1024))));
+}
+
+void launch_tile_block(const IrBlockShape& s, const TileBlockPlan& plan, const IrBlockArgs& a,
+                       cudaStream_t stream, bool pdl) {
+  if (!plan.ok) throw std::logic_error("tile_block: launch of a refused plan (" + plan.reason + ")");
+  if (!a.x || !a.expand_w || !a.expand_b || !a.dw_w || !a.dw_b || !a.project_w || !a.project_b || !a.out)
+    throw InputError("tile_block: null pointer");
+  if (a.trace) throw std::logic_error("tile_block: no phase trace");
+  if (!aligned16(a.x) || !aligned16(a.expand_w) || !aligned16(a.dw_w) || !aligned16(a.project_w) ||
+      !aligned16(a.expand_b) || !aligned16(a.dw_b) || !aligned16(a.project_b))
+    throw std::logic_error("tile_block: inputs and weights must be 16-byte aligned");
+  TbParams p;
+  p.a = a;
+  p.h = s.h, p.w = s.w, p.cin = s.cin, p.ch = s.ch, p.oh = s.oh, p.ow = s.ow, p.cout = s.cout;
+  p.stride = s.stride, p.pad = s.pad;
+  p.th = plan.th, p.tw = plan.tw, p.in_th = plan.in_th, p.in_tw = plan.in_tw;
+  p.tiles_w = plan.tiles_w, p.tiles_per_image = plan.tiles_h * plan.tiles_w;
+  p.cin4 = padded4(s.cin), p.ldh = padded4(s.ch), p.ldo = padded4(s.cout);
+  p.tm_expand = plan.tm_expand, p.tm_project = plan.tm_project;
+  p.stage_project = plan.stage_project;
+  p.expand_relu6 = s.expand_relu6, p.dw_relu6 = s.dw_relu6, p.project_relu6 = s.project_relu6;
+  p.residual = s.residual;
+  p.vec_out = s.cout % 4 == 0 && aligned16(a.out);
+  p.sm = layout_of(s, plan);
+  if (size_t(p.sm.total) * sizeof(float) != plan.smem_bytes)
+    throw std::logic_error("tile_block: plan does not match the shape");
+  const dim3 grid(unsigned(int64_t(plan.tiles_h) * plan.tiles_w * s.n));
+  launch_kernel(tile_block_kernel, grid, dim3(kTileBlockThreads), plan.smem_bytes, stream, pdl, p);
+}
+
+}  // namespace mbv2::custom

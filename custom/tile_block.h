@@ -1,0 +1,52 @@
+// One whole inverted-residual block (expand 1x1 -> depthwise 3x3 -> project 1x1, + residual)
+// per 2-D output tile in one thread block that holds every hidden channel (host interface).
+// The counterpart of ir_block.h for the large-spatial, few-channel blocks at small batch,
+// where a tile's expanded rows fit one SM's shared memory: no cluster, no partial sums.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "custom/ir_block.h"
+
+namespace mbv2::custom {
+
+/// How one block is cut: one thread block per (image, th x tw tile of output pixels); it
+/// stages the (th-1)*s+3 x (tw-1)*s+3 input window (zeros outside the image), expands it to
+/// every hidden channel, runs the depthwise and the projection, and stores the tile.
+struct TileBlockPlan {
+  bool ok = false;
+  std::string reason;      ///< why not, when !ok
+  int th = 1, tw = 1;      ///< output tile
+  int in_th = 3, in_tw = 3;  ///< input window
+  int tiles_h = 1, tiles_w = 1;
+  int tm_expand = 4, tm_project = 4;  ///< pixels per thread tile (1, 2, 4)
+  bool stage_project = true;  ///< projection weights staged in shared memory (else read from L2)
+  size_t smem_bytes = 0;
+  /// "tile_block<4x7 tile, 96 ch, tm 4/1, wp smem> [112 blocks, 106496 B]"
+  std::string str(int batch) const;
+};
+
+constexpr int kTileBlockThreads = 512;
+/// The backend runs a block as tiles only up to this many input pixels over the batch (one
+/// 112x112 image): larger inputs are batch-256 territory, never measured with this kernel.
+constexpr int64_t kTileBlockMaxPixels = 112 * 112;
+
+/// Plans the block for `sm_count` SMs and `smem_limit` bytes of shared memory per block: the
+/// tile whose estimated time (waves x (a block's FMAs + a fixed cost per wave)) is least;
+/// `force_th` / `force_tw` > 0 fix the tile (clamped to the output). !ok with the reason
+/// when no tile fits.
+TileBlockPlan plan_tile_block(const IrBlockShape& shape, int sm_count, size_t smem_limit,
+                              int force_th = 0, int force_tw = 0);
+
+/// Raises the kernel's dynamic shared memory limit (call in prepare()).
+void configure_tile_block(size_t smem_bytes);
+
+/// Same arguments as the cluster kernel (trace unsupported: must be null).
+void launch_tile_block(const IrBlockShape& shape, const TileBlockPlan& plan, const IrBlockArgs& args,
+                       cudaStream_t stream, bool pdl);
+
+}  // namespace mbv2::custom
