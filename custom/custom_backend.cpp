@@ -11,7 +11,8 @@
 //   v2  forward(): whole inverted-residual blocks (expand + depthwise + project) as one
 //       cluster kernel (ir_block.cu) at small batch (MBV2_CUSTOM_BLOCK_FUSION, default auto).
 //   v3  forward(): the large-spatial blocks at small batch as one kernel per 2-D output tile
-//       holding every hidden channel (tile_block.cu; MBV2_CUSTOM_TILE_BLOCK).
+//       holding every hidden channel (tile_block.cu; MBV2_CUSTOM_TILE_BLOCK), and the last
+//       1x1 conv + pool as one kernel at batch <= 8 (conv_pool.cu; MBV2_CUSTOM_CONV_POOL).
 #include "custom/custom_backend.h"
 
 #include <algorithm>
@@ -21,6 +22,7 @@
 
 #include "common/device_memory.h"
 #include "common/util.h"
+#include "custom/conv_pool.h"
 #include "custom/custom_options.h"
 #include "custom/fused_block.h"
 #include "custom/gemm_plan.h"
@@ -39,7 +41,7 @@ using custom::LayerKernel;
 using custom::LayerOp;
 using custom::layer_label;
 
-enum class StepKind { kLayer, kDwProject, kPoolClassifier, kIrBlock, kTileBlock };
+enum class StepKind { kLayer, kDwProject, kPoolClassifier, kIrBlock, kTileBlock, kConvPool };
 
 // One launch of forward(). Values are named by the layer that produces them; -1 is the
 // network input, -2 "none".
@@ -51,6 +53,8 @@ struct Step {
   custom::IrBlockShape block;     // kIrBlock, kTileBlock
   custom::IrBlockPlan block_plan;  // kIrBlock
   custom::TileBlockPlan tile_plan;  // kTileBlock
+  custom::ConvPoolShape conv_pool;  // kConvPool
+  custom::ConvPoolPlan conv_pool_plan;  // kConvPool
   size_t trace_offset = 0;         // kIrBlock with options.trace: first word in trace_
 };
 
@@ -240,7 +244,8 @@ class CustomBackend final : public Backend {
       if (l.input_from >= 0) ++readers[size_t(l.input_from)];
       if (l.has_residual()) ++readers[size_t(l.residual_from)];
     }
-    int fused_dw = 0, fused_pc = 0, fused_blocks = 0, tile_blocks = 0;
+    int fused_dw = 0, fused_pc = 0, fused_blocks = 0, tile_blocks = 0, conv_pools = 0;
+    if (options_.conv_pool) custom::configure_conv_pool(size_t(smem_optin_));
     if (options_.block_fusion != 0) {
       custom::configure_ir_block(size_t(smem_optin_));
       custom::configure_tile_block(size_t(smem_optin_));
@@ -253,6 +258,24 @@ class CustomBackend final : public Backend {
           ++fused_blocks;
           tile_blocks += st.kind == StepKind::kTileBlock;
           i += 3;
+          continue;
+        }
+      }
+      if (options_.block_fusion != 0 && i + 1 < n) {
+        Step st;
+        if (dw_project_tile_step(i, readers, &st)) {
+          steps_.push_back(st);
+          ++fused_blocks, ++tile_blocks;
+          i += 2;
+          continue;
+        }
+      }
+      if (options_.conv_pool && i + 1 < n) {
+        Step st;
+        if (conv_pool_step(i, readers, &st)) {
+          steps_.push_back(st);
+          ++conv_pools;
+          i += 2;
           continue;
         }
       }
@@ -309,6 +332,11 @@ class CustomBackend final : public Backend {
     }
     if (fused_dw) s << ", " << fused_dw << " depthwise+project fused";
     if (fused_pc) s << ", pool+classifier fused";
+    if (conv_pools) {
+      for (const Step& st : steps_)
+        if (st.kind == StepKind::kConvPool)
+          s << ", " << st.first << "+" << st.last << " (1x1 conv + pool) fused as " << st.conv_pool_plan.str();
+    }
     s << ", " << buffers_.size() << " activation buffers; " << options_.str();
     if (fused_blocks) {
       s << "; blocks:";
@@ -384,6 +412,67 @@ class CustomBackend final : public Backend {
     return true;
   }
 
+  // Layers i, i+1 as a block without expand layer (depthwise 3x3 -> project 1x1; MobileNetV2's
+  // first block) by output tiles, under the same pixel rule as the tile blocks.
+  bool dw_project_tile_step(int i, const std::vector<int>& readers, Step* st) const {
+    const std::vector<Layer>& L = spec_.layers;
+    const Layer& d = L[size_t(i)];
+    const Layer& p = L[size_t(i) + 1];
+    if (layers_[size_t(i)].op != LayerOp::kDepthwise || layers_[size_t(i) + 1].op != LayerOp::kPointwise)
+      return false;
+    if (d.kernel != 3 || p.input_from != i || readers[size_t(i)] != 1 || d.has_residual() || p.in_c != d.out_c)
+      return false;
+    if (p.has_residual() && p.residual_from != d.input_from) return false;
+    const int b = config_.batch;
+    custom::IrBlockShape sh;
+    sh.n = b, sh.h = d.in_h, sh.w = d.in_w, sh.cin = d.in_c, sh.ch = d.in_c;
+    sh.oh = d.out_h, sh.ow = d.out_w, sh.cout = p.out_c, sh.stride = d.stride, sh.pad = d.pad;
+    sh.expand = false, sh.expand_relu6 = false;
+    sh.dw_relu6 = d.act == Activation::kRelu6;
+    sh.project_relu6 = p.act == Activation::kRelu6;
+    sh.residual = p.has_residual();
+    const int64_t px = int64_t(b) * sh.h * sh.w;
+    if (!options_.tile_dw_project || options_.tile_block_px <= 0 || px < options_.tile_block_px ||
+        px > custom::kTileBlockMaxPixels)
+      return false;
+    const custom::TileBlockPlan tp = custom::plan_tile_block(sh, sm_count_, size_t(smem_optin_),
+                                                             options_.tile_block_th, options_.tile_block_tw);
+    if (!tp.ok) return false;
+    st->kind = StepKind::kTileBlock;
+    st->first = i, st->last = i + 1;
+    st->in = d.input_from;
+    st->res = -2;
+    st->block = sh;
+    st->tile_plan = tp;
+    return true;
+  }
+
+  // Layers i, i+1 as one kernel: a 1x1 convolution (no residual) and the global average pool
+  // of its output, at batch <= kGemvMaxBatch (the GEMM is the better kernel at large batch).
+  bool conv_pool_step(int i, const std::vector<int>& readers, Step* st) const {
+    const std::vector<Layer>& L = spec_.layers;
+    const Layer& c = L[size_t(i)];
+    const Layer& p = L[size_t(i) + 1];
+    const int b = config_.batch;
+    if (b > custom::kGemvMaxBatch || layers_[size_t(i)].op != LayerOp::kPointwise ||
+        layers_[size_t(i) + 1].op != LayerOp::kPool)
+      return false;
+    if (c.has_residual() || p.input_from != i || readers[size_t(i)] != 1 || c.out_h * c.out_w != p.in_h * p.in_w)
+      return false;
+    custom::ConvPoolShape sh;
+    sh.n = b, sh.hw = c.out_h * c.out_w, sh.k = c.in_c, sh.cout = c.out_c;
+    sh.relu6 = c.act == Activation::kRelu6;
+    const custom::ConvPoolPlan plan = custom::plan_conv_pool(sh, sm_count_, size_t(smem_optin_));
+    if (!plan.ok) return false;
+    st->kind = StepKind::kConvPool;
+    st->first = i, st->last = i + 1;
+    st->in = c.input_from;
+    st->res = -2;
+    st->conv_pool = sh;
+    st->conv_pool_plan = plan;
+    return true;
+  }
+
   // Greedy liveness-based buffer reuse: a step's output takes the first buffer whose
   // current value was last read by an earlier step (so never one of its own inputs).
   void assign_buffers() {
@@ -456,6 +545,11 @@ class CustomBackend final : public Backend {
         custom::launch_tile_block(st.block, st.tile_plan, a, stream, pdl);
         return;
       }
+      case StepKind::kConvPool: {
+        const LayerKernel& cs = layers_[size_t(st.first)];
+        custom::launch_conv_pool(st.conv_pool, st.conv_pool_plan, in, cs.w.get(), cs.b.get(), out, stream, pdl);
+        return;
+      }
       case StepKind::kPoolClassifier: {
         const LayerKernel& fs = layers_[size_t(st.last)];
         custom::launch_pool_classifier(pool_classifier_shape(st), in, fs.w.get(), fs.b.get(), out,
@@ -466,12 +560,12 @@ class CustomBackend final : public Backend {
   }
 
   custom::IrBlockArgs ir_args(const Step& st, const float* in, float* out) const {
-    const LayerKernel& es = layers_[size_t(st.first)];
-    const LayerKernel& ds = layers_[size_t(st.first) + 1];
+    const bool expand = st.block.expand;
+    const LayerKernel& ds = layers_[size_t(st.first) + (expand ? 1 : 0)];
     const LayerKernel& ps = layers_[size_t(st.last)];
     custom::IrBlockArgs a;
     a.x = in, a.out = out;
-    a.expand_w = es.w.get(), a.expand_b = es.b.get();
+    if (expand) a.expand_w = layers_[size_t(st.first)].w.get(), a.expand_b = layers_[size_t(st.first)].b.get();
     a.dw_w = ds.w.get(), a.dw_b = ds.b.get();
     a.project_w = ps.w.get(), a.project_b = ps.b.get();
     if (!trace_.empty()) a.trace = trace_.get() + st.trace_offset;

@@ -18,6 +18,10 @@
 //                               batch run as one kernel per 2-D output tile holding every
 //                               hidden channel (tile_block.cu; 0 = never; default 3136)
 //   MBV2_CUSTOM_TILE_BLOCK_TILE=THxTW  tile blocks: force the output tile (auto = planner)
+//   MBV2_CUSTOM_TILE_DW_PROJECT=0|1 tile blocks also for depthwise -> project pairs without an
+//                               expand layer (MobileNetV2's first block; default 1)
+//   MBV2_CUSTOM_CONV_POOL=0|1   forward(): a 1x1 conv followed by the global average pool as
+//                               one kernel at batch <= 8 (conv_pool.cu; default 1)
 //   MBV2_CUSTOM_TRACE=0|1       fused blocks record per-block phase timestamps in forward() (a
 //                               separate kernel instantiation; tools/mbv2_ir_trace; default 0)
 //   MBV2_CUSTOM_PDL=0|1         forward(): programmatic dependent launch between kernels (default 1)
@@ -40,7 +44,7 @@
 //   v5  block_rows, block_tm, block_reduce, block_occ, stem_fusion.
 //   v6  block_reduce, block_occ and stem_fusion removed (measured slower or no gain, NOTES.md).
 //   v7  block_late_wp; trace.
-//   v8  block_late_wp on by default; tile_block_px, tile_block_th / tw.
+//   v8  block_late_wp on by default; tile_block_px, tile_block_th / tw, tile_dw_project; conv_pool.
 #pragma once
 
 #include <memory>
@@ -57,7 +61,9 @@ struct CustomOptions {
   int block_rows = 0;     ///< 0: the planner chooses; N: output rows per band of fused blocks
   int block_tm_expand = 0, block_tm_project = 0;  ///< 0: the planner; 1, 2, 4: pixels per thread tile
   int tile_block_px = 3136;  ///< 0: no tile blocks; N: blocks with N..112x112 input pixels over the batch
-  int tile_block_th = 0, tile_block_tw = 0;  ///< 0: the planner; else the output tile of tile blocks
+  int tile_block_th = 0, tile_block_tw = 0;
+  bool tile_dw_project = true;  ///< tile blocks also for depthwise -> project without expand  ///< 0: the planner; else the output tile of tile blocks
+  bool conv_pool = true;  ///< last 1x1 conv + pool as one kernel at batch <= 8
   bool trace = false;  ///< fused blocks record phase timestamps (custom_trace_report)
   bool block_late_wp = true;  ///< fused blocks: projection weights staged after the input (H200 b1 -0.3 / -0.4 µs, two sessions)
   bool pdl = true;      // measured on the H100: -9 µs at batch 1, neutral at 256

@@ -444,6 +444,7 @@ IrBlockPlan plan_ir_block(const IrBlockShape& s, int sm_count, size_t smem_limit
   if (s.stride < 1 || s.pad < 0 || s.pad > 2 || (s.h + 2 * s.pad - 3) / s.stride + 1 != s.oh ||
       (s.w + 2 * s.pad - 3) / s.stride + 1 != s.ow || s.h + 2 * s.pad < 3 || s.w + 2 * s.pad < 3)
     return refuse("not a 3x3 depthwise shape");
+  if (!s.expand) return refuse("no expand layer (the tile kernel runs such blocks)");
   if (s.ch < 5) return refuse("fewer than 5 hidden channels to split over a cluster");
   if (s.residual && (s.stride != 1 || s.pad != 1 || s.h != s.oh || s.w != s.ow || s.cin != s.cout))
     return refuse("a residual that is not the block's own input");

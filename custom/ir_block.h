@@ -18,6 +18,9 @@ struct IrBlockShape {
   int stride = 1, pad = 1;         ///< the 3x3 depthwise
   bool expand_relu6 = true, dw_relu6 = true, project_relu6 = false;
   bool residual = false;           ///< adds the block's own input (stride 1, Cin == Cout)
+  /// false: no expand 1x1, the depthwise reads the block input (Ch == Cin; MobileNetV2's
+  /// first block). Only the tile kernel (tile_block.h) runs such a block.
+  bool expand = true;
 };
 
 /// How one block is cut: a thread-block cluster of `slices` blocks per band of `rows`

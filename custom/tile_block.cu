@@ -20,7 +20,13 @@
 //       padding), projection GEMM with bias, residual (from the staged window) and store in
 //       its epilogue. All GEMMs: smem_gemm.cuh (TM x 4 register tiles, pipe-aware TM).
 //       The planner takes the tile with the least estimated time: waves x (a block's FMAs /
-//       64 per cycle + 4000 cycles per wave).
+//       64 per cycle + 4000 cycles per wave). H200 batch 1 (CUDA graph, same session): blocks
+//       3-5 by tiles 160.4 vs 164.0 µs; 3-5, 6-8, 9-11: 158.2; + the 28x28 blocks 12-20:
+//       160.0 (their 48 KB of weights per block, against 6 KB per block of a cluster
+//       slice); + the 14x14 blocks with 384 hidden channels: 200.8.
+//   v1.1 kExpand = false: a block without the expand layer (MobileNetV2's first block,
+//       depthwise + project after the stem): the input window goes straight into the
+//       expanded-window array.
 #include "custom/tile_block.h"
 
 #include <algorithm>
@@ -45,12 +51,12 @@ struct TbSmem {
 };
 
 __host__ __device__ inline TbSmem tb_smem_layout(int in_px, int out_px, int cin4, int ldh, int ldo,
-                                                 bool stage_project) {
+                                                 bool stage_project, bool expand) {
   TbSmem s;
   int o = 0;
-  s.x = o, o += in_px * (cin4 + 4);  // input window   [in_px][cin4 + 4]
-  s.we = o, o += cin4 * ldh;         // expand weights [cin4][ldh]
-  s.be = o, o += ldh;                // expand bias
+  s.x = o, o += expand ? in_px * (cin4 + 4) : 0;  // input window [in_px][cin4 + 4]
+  s.we = o, o += expand ? cin4 * ldh : 0;         // expand weights [cin4][ldh]
+  s.be = o, o += expand ? ldh : 0;                // expand bias
   s.wd = o, o += 9 * ldh;            // depthwise taps [9][ldh]
   s.bd = o, o += ldh;                // depthwise bias
   s.pb = o, o += ldo;                // projection bias
@@ -70,6 +76,8 @@ struct TbParams {
   TbSmem sm;
 };
 
+// kExpand = false: no expand layer; the input window is staged into `es` directly.
+template <bool kExpand>
 __global__ void __launch_bounds__(kTileBlockThreads, 1) tile_block_kernel(const TbParams p) {
   constexpr int T = kTileBlockThreads;
   extern __shared__ __align__(16) float smem[];
@@ -93,25 +101,28 @@ __global__ void __launch_bounds__(kTileBlockThreads, 1) tile_block_kernel(const 
   // arrays are contiguous ([Cin][ldh], [9][ldh], [ldh]): flat copies; expand rows past Cin
   // zero-filled.
   {
-    const int n = p.cin4 * cq, valid = p.cin * cq;
-    for (int f = tid; f < n; f += T) cp_async16(we + 4 * f, p.a.expand_w + 4 * (f < valid ? f : 0), f < valid);
-    for (int f = tid; f < 9 * cq; f += T) cp_async16(wd + 4 * f, p.a.dw_w + 4 * f, true);
-    for (int f = tid; f < cq; f += T) {
-      cp_async16(be + 4 * f, p.a.expand_b + 4 * f, true);
-      cp_async16(bd + 4 * f, p.a.dw_b + 4 * f, true);
+    if constexpr (kExpand) {
+      const int n = p.cin4 * cq, valid = p.cin * cq;
+      for (int f = tid; f < n; f += T) cp_async16(we + 4 * f, p.a.expand_w + 4 * (f < valid ? f : 0), f < valid);
+      for (int f = tid; f < cq; f += T) cp_async16(be + 4 * f, p.a.expand_b + 4 * f, true);
     }
+    for (int f = tid; f < 9 * cq; f += T) cp_async16(wd + 4 * f, p.a.dw_w + 4 * f, true);
+    for (int f = tid; f < cq; f += T) cp_async16(bd + 4 * f, p.a.dw_b + 4 * f, true);
     for (int f = tid; f < oq; f += T) cp_async16(pb + 4 * f, p.a.project_b + 4 * f, true);
     cp_async_commit();
   }
   pdl_wait();
 
-  // (2) The input window of this tile, zeros outside the image.
+  // (2) The input window of this tile, zeros outside the image (without an expand layer:
+  // straight into the expanded-window array, whose zeros are then the depthwise padding).
   const int tile = int(blockIdx.x) % p.tiles_per_image, img = int(blockIdx.x) / p.tiles_per_image;
   const int ty = tile / p.tiles_w, tx = tile - ty * p.tiles_w;
   const int oh0 = ty * p.th, ow0 = tx * p.tw;
   const int ih0 = oh0 * p.stride - p.pad, iw0 = ow0 * p.stride - p.pad;
   const int in_px = p.in_th * p.in_tw;
   const float* x_img = p.a.x + size_t(img) * p.h * p.w * p.cin;
+  float* const win = kExpand ? xs : es;
+  const int ldw = kExpand ? ldx : lde;
   if (p.cin % 4 == 0) {
     const int kq = p.cin / 4;
     for (int f = tid; f < in_px * kq; f += T) {
@@ -119,7 +130,7 @@ __global__ void __launch_bounds__(kTileBlockThreads, 1) tile_block_kernel(const 
       const int r = pix / p.in_tw, c = pix - r * p.in_tw;
       const int ih = ih0 + r, iw = iw0 + c;
       const bool v = unsigned(ih) < unsigned(p.h) && unsigned(iw) < unsigned(p.w);
-      cp_async16(xs + pix * ldx + j, v ? x_img + (size_t(ih) * p.w + iw) * p.cin + j : x_img, v);
+      cp_async16(win + pix * ldw + j, v ? x_img + (size_t(ih) * p.w + iw) * p.cin + j : x_img, v);
     }
   } else {
     for (int f = tid; f < in_px * p.cin4; f += T) {
@@ -127,7 +138,7 @@ __global__ void __launch_bounds__(kTileBlockThreads, 1) tile_block_kernel(const 
       const int r = pix / p.in_tw, c = pix - r * p.in_tw;
       const int ih = ih0 + r, iw = iw0 + c;
       const bool v = k < p.cin && unsigned(ih) < unsigned(p.h) && unsigned(iw) < unsigned(p.w);
-      xs[pix * ldx + k] = v ? x_img[(size_t(ih) * p.w + iw) * p.cin + k] : 0.0f;
+      win[pix * ldw + k] = v ? x_img[(size_t(ih) * p.w + iw) * p.cin + k] : 0.0f;
     }
   }
   cp_async_commit();
@@ -141,14 +152,16 @@ __global__ void __launch_bounds__(kTileBlockThreads, 1) tile_block_kernel(const 
   __syncthreads();
 
   // (3) Expand the whole window; pixels outside the image are the depthwise zero padding.
-  smem_gemm<T>(p.tm_expand, xs, ldx, we, p.ldh, in_px, cq, p.cin, [&](int m, int q, float4 v) {
-    const int r = m / p.in_tw, c = m - r * p.in_tw;
-    const bool inside = unsigned(ih0 + r) < unsigned(p.h) && unsigned(iw0 + c) < unsigned(p.w);
-    v = add4(v, f4(be + 4 * q));
-    if (p.expand_relu6) v = relu6_4(v);
-    st4(es + m * lde + 4 * q, inside ? v : make_float4(0.f, 0.f, 0.f, 0.f));
-  });
-  __syncthreads();
+  if constexpr (kExpand) {
+    smem_gemm<T>(p.tm_expand, xs, ldx, we, p.ldh, in_px, cq, p.cin, [&](int m, int q, float4 v) {
+      const int r = m / p.in_tw, c = m - r * p.in_tw;
+      const bool inside = unsigned(ih0 + r) < unsigned(p.h) && unsigned(iw0 + c) < unsigned(p.w);
+      v = add4(v, f4(be + 4 * q));
+      if (p.expand_relu6) v = relu6_4(v);
+      st4(es + m * lde + 4 * q, inside ? v : make_float4(0.f, 0.f, 0.f, 0.f));
+    });
+    __syncthreads();
+  }
 
   // (4) Depthwise 3x3 of the tile (output pixels past the image edge are computed from the
   // zero window and never stored).
@@ -181,7 +194,7 @@ __global__ void __launch_bounds__(kTileBlockThreads, 1) tile_block_kernel(const 
     if (oh >= p.oh || ow >= p.ow) return;
     const int o = 4 * q;
     v = add4(v, f4(pb + o));
-    const float* xr = p.residual ? xs + ((r + 1) * p.in_tw + c + 1) * ldx + o : nullptr;
+    const float* xr = p.residual ? win + ((r + 1) * p.in_tw + c + 1) * ldw + o : nullptr;
     const size_t base = ((size_t(img) * p.oh + oh) * p.ow + ow) * p.cout + o;
     if (p.vec_out) {
       if (xr) v = add4(v, f4(xr));
@@ -198,7 +211,7 @@ __global__ void __launch_bounds__(kTileBlockThreads, 1) tile_block_kernel(const 
 
 TbSmem layout_of(const IrBlockShape& s, const TileBlockPlan& p) {
   return tb_smem_layout(p.in_th * p.in_tw, p.th * p.tw, padded4(s.cin), padded4(s.ch), padded4(s.cout),
-                        p.stage_project);
+                        p.stage_project, s.expand);
 }
 
 }  // namespace
@@ -206,7 +219,12 @@ TbSmem layout_of(const IrBlockShape& s, const TileBlockPlan& p) {
 std::string TileBlockPlan::str(int batch) const {
   if (!ok) return "tile_block<none: " + reason + ">";
   std::ostringstream s;
-  s << "tile_block<" << th << "x" << tw << " tile, tm " << tm_expand << "/" << tm_project << ", wp "
+  s << "tile_block<" << th << "x" << tw << " tile, ";
+  if (tm_expand)
+    s << "tm " << tm_expand << "/" << tm_project;
+  else
+    s << "no expand, tm " << tm_project;
+  s << ", wp "
     << (stage_project ? "smem" : "L2") << "> [" << int64_t(tiles_h) * tiles_w * batch << " blocks, "
     << smem_bytes << " B]";
   return s.str();
@@ -225,6 +243,7 @@ TileBlockPlan plan_tile_block(const IrBlockShape& s, int sm_count, size_t smem_l
   if (s.stride < 1 || s.pad < 0 || s.pad > 2 || (s.h + 2 * s.pad - 3) / s.stride + 1 != s.oh ||
       (s.w + 2 * s.pad - 3) / s.stride + 1 != s.ow || s.h + 2 * s.pad < 3 || s.w + 2 * s.pad < 3)
     return refuse("not a 3x3 depthwise shape");
+  if (!s.expand && s.ch != s.cin) return refuse("no expand layer but hidden channels != input channels");
   if (s.residual && (s.stride != 1 || s.pad != 1 || s.h != s.oh || s.w != s.ow || s.cin != s.cout))
     return refuse("a residual that is not the block's own input");
   if (int64_t(s.n) * s.oh * s.ow * s.cout >= (int64_t(1) << 31) ||
@@ -241,7 +260,7 @@ TileBlockPlan plan_tile_block(const IrBlockShape& s, int sm_count, size_t smem_l
       const int in_px = in_th * in_tw, out_px = th * tw;
       bool fits = false, stage = false;
       for (bool st : {true, false}) {
-        const TbSmem m = tb_smem_layout(in_px, out_px, cin4, ldh, ldo, st);
+        const TbSmem m = tb_smem_layout(in_px, out_px, cin4, ldh, ldo, st, s.expand);
         if (size_t(m.total) * sizeof(float) <= smem_limit) {
           fits = true, stage = st;
           break;
@@ -252,7 +271,8 @@ TileBlockPlan plan_tile_block(const IrBlockShape& s, int sm_count, size_t smem_l
       const int64_t blocks = int64_t(s.n) * tiles_h * tiles_w;
       if (blocks > 0x7fffffff) continue;
       const int64_t waves = (blocks + sm_count - 1) / sm_count;
-      const double fma = double(in_px) * ldh * cin4 + double(out_px) * ldh * 9 + double(out_px) * ldh * ldo;
+      const double fma = (s.expand ? double(in_px) * ldh * cin4 : 0.0) + double(out_px) * ldh * 9 +
+                         double(out_px) * ldh * ldo;
       const double cost = double(waves) * (fma / 64.0 + 4000.0);
       if (best < 0.0 || cost < best) {
         best = cost;
@@ -262,7 +282,7 @@ TileBlockPlan plan_tile_block(const IrBlockShape& s, int sm_count, size_t smem_l
     }
   }
   if (best < 0.0) return refuse("no output tile fits in shared memory");
-  p.tm_expand = pick_smem_tm(p.in_th * p.in_tw, ldh / 4, s.cin, kTileBlockThreads);
+  p.tm_expand = s.expand ? pick_smem_tm(p.in_th * p.in_tw, ldh / 4, s.cin, kTileBlockThreads) : 0;
   p.tm_project = pick_smem_tm(p.th * p.tw, ldo / 4, s.ch, kTileBlockThreads);
   p.smem_bytes = size_t(layout_of(s, p).total) * sizeof(float);
   p.ok = true;
@@ -270,19 +290,21 @@ TileBlockPlan plan_tile_block(const IrBlockShape& s, int sm_count, size_t smem_l
 }
 
 void configure_tile_block(size_t smem_bytes) {
-  MBV2_CUDA_CHECK(cudaFuncSetAttribute(tile_block_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                       int(std::max<size_t>(smem_bytes, 48 * 1024))));
+  for (auto kernel : {tile_block_kernel<true>, tile_block_kernel<false>})
+    MBV2_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                         int(std::max<size_t>(smem_bytes, 48 * 1024))));
 }
 
 void launch_tile_block(const IrBlockShape& s, const TileBlockPlan& plan, const IrBlockArgs& a,
                        cudaStream_t stream, bool pdl) {
   if (!plan.ok) throw std::logic_error("tile_block: launch of a refused plan (" + plan.reason + ")");
-  if (!a.x || !a.expand_w || !a.expand_b || !a.dw_w || !a.dw_b || !a.project_w || !a.project_b || !a.out)
+  if (!a.x || (s.expand && (!a.expand_w || !a.expand_b)) || !a.dw_w || !a.dw_b || !a.project_w || !a.project_b || !a.out)
     throw InputError("tile_block: null pointer");
   if (a.trace) throw std::logic_error("tile_block: no phase trace");
   if (!aligned16(a.x) || !aligned16(a.expand_w) || !aligned16(a.dw_w) || !aligned16(a.project_w) ||
       !aligned16(a.expand_b) || !aligned16(a.dw_b) || !aligned16(a.project_b))
     throw std::logic_error("tile_block: inputs and weights must be 16-byte aligned");
+  if (s.expand != (plan.tm_expand != 0)) throw std::logic_error("tile_block: plan does not match the shape");
   TbParams p;
   p.a = a;
   p.h = s.h, p.w = s.w, p.cin = s.cin, p.ch = s.ch, p.oh = s.oh, p.ow = s.ow, p.cout = s.cout;
@@ -299,7 +321,7 @@ void launch_tile_block(const IrBlockShape& s, const TileBlockPlan& plan, const I
   if (size_t(p.sm.total) * sizeof(float) != plan.smem_bytes)
     throw std::logic_error("tile_block: plan does not match the shape");
   const dim3 grid(unsigned(int64_t(plan.tiles_h) * plan.tiles_w * s.n));
-  launch_kernel(tile_block_kernel, grid, dim3(kTileBlockThreads), plan.smem_bytes, stream, pdl, p);
+  launch_kernel(s.expand ? tile_block_kernel<true> : tile_block_kernel<false>, grid, dim3(kTileBlockThreads), plan.smem_bytes, stream, pdl, p);
 }
 
 }  // namespace mbv2::custom

@@ -23,7 +23,7 @@ struct TileBlockPlan {
   int th = 1, tw = 1;      ///< output tile
   int in_th = 3, in_tw = 3;  ///< input window
   int tiles_h = 1, tiles_w = 1;
-  int tm_expand = 4, tm_project = 4;  ///< pixels per thread tile (1, 2, 4)
+  int tm_expand = 4, tm_project = 4;  ///< pixels per thread tile (1, 2, 4); tm_expand 0: no expand layer
   bool stage_project = true;  ///< projection weights staged in shared memory (else read from L2)
   size_t smem_bytes = 0;
   /// "tile_block<4x7 tile, 96 ch, tm 4/1, wp smem> [112 blocks, 106496 B]"
@@ -45,7 +45,8 @@ TileBlockPlan plan_tile_block(const IrBlockShape& shape, int sm_count, size_t sm
 /// Raises the kernel's dynamic shared memory limit (call in prepare()).
 void configure_tile_block(size_t smem_bytes);
 
-/// Same arguments as the cluster kernel (trace unsupported: must be null).
+/// Same arguments as the cluster kernel (trace unsupported: must be null; expand_w / expand_b
+/// unused and may be null when !shape.expand).
 void launch_tile_block(const IrBlockShape& shape, const TileBlockPlan& plan, const IrBlockArgs& args,
                        cudaStream_t stream, bool pdl);
 

@@ -18,6 +18,7 @@
 #include "common/reference.h"
 #include "common/util.h"
 #include "custom/custom_backend.h"
+#include "custom/conv_pool.h"
 #include "custom/custom_options.h"
 #include "custom/gemm_plan.h"
 #include "custom/ir_block.h"
@@ -198,7 +199,15 @@ TEST(CustomBackendApi, OptionsFromEnvironmentRejectBadValues) {
     EXPECT_THROW(CustomOptions::from_env(), InputError) << bad;
   }
   ::setenv("MBV2_CUSTOM_TILE_BLOCK_TILE", "4x7", 1);
+  for (const char* name : {"MBV2_CUSTOM_CONV_POOL", "MBV2_CUSTOM_TILE_DW_PROJECT"}) {
+    ::setenv(name, "2", 1);
+    EXPECT_THROW(CustomOptions::from_env(), InputError) << name;
+    ::setenv(name, "0", 1);
+  }
   const CustomOptions o = CustomOptions::from_env();
+  EXPECT_FALSE(o.conv_pool);
+  EXPECT_FALSE(o.tile_dw_project);
+  EXPECT_NE(o.str().find("tile_dw_project=0 conv_pool=0"), std::string::npos) << o.str();
   EXPECT_EQ(o.tile_block_px, 784);
   EXPECT_EQ(o.tile_block_th, 4);
   EXPECT_EQ(o.tile_block_tw, 7);
@@ -225,11 +234,15 @@ TEST(CustomBackendApi, OptionsFromEnvironmentRejectBadValues) {
   ::unsetenv("MBV2_CUSTOM_BLOCK_ROWS");
   ::unsetenv("MBV2_CUSTOM_BLOCK_LATE_WP");
   ::unsetenv("MBV2_CUSTOM_TILE_BLOCK");
+  ::unsetenv("MBV2_CUSTOM_CONV_POOL");
+  ::unsetenv("MBV2_CUSTOM_TILE_DW_PROJECT");
   ::setenv("MBV2_CUSTOM_TILE_BLOCK_TILE", "auto", 1);
   const CustomOptions d = CustomOptions::from_env();
   ::unsetenv("MBV2_CUSTOM_TILE_BLOCK_TILE");
   EXPECT_EQ(d.tile_block_px, CustomOptions().tile_block_px);
   EXPECT_EQ(d.tile_block_th, 0);
+  EXPECT_TRUE(d.conv_pool);
+  EXPECT_TRUE(d.tile_dw_project);
   EXPECT_EQ(d.fusion, CustomOptions().fusion);
   EXPECT_EQ(d.pdl, CustomOptions().pdl);
   EXPECT_EQ(d.block_fusion, -1);
@@ -623,6 +636,49 @@ TEST(CustomTileBlockPlan, RefusesWhatTheKernelCannotRunAndHonoursForcedTiles) {
   ASSERT_TRUE(whole.ok) << whole.reason;
   EXPECT_EQ(whole.th, 7);
   EXPECT_EQ(whole.tiles_h * whole.tiles_w, 1);
+  // MobileNetV2's first block (no expand layer): 112x112x32 -> depthwise -> 16 channels. The
+  // cluster kernel refuses it; the tile kernel needs 112x112 / 132 SMs >= 96 pixels per tile.
+  custom::IrBlockShape first;
+  first.n = 1, first.h = first.w = first.oh = first.ow = 112, first.cin = first.ch = 32, first.cout = 16;
+  first.expand = false;
+  const custom::IrBlockPlan cluster = custom::plan_ir_block(first, 132, 227 * 1024, 16);
+  EXPECT_FALSE(cluster.ok);
+  EXPECT_NE(cluster.reason.find("expand"), std::string::npos) << cluster.reason;
+  const custom::TileBlockPlan t = custom::plan_tile_block(first, 132, 227 * 1024);
+  ASSERT_TRUE(t.ok) << t.reason;
+  EXPECT_EQ(t.tm_expand, 0);
+  EXPECT_GE(t.th * t.tw, 96);
+  EXPECT_LE(t.tiles_h * t.tiles_w, 132);
+  EXPECT_NE(t.str(1).find("no expand"), std::string::npos) << t.str(1);
+  custom::IrBlockShape mismatch = first;
+  mismatch.ch = 64;  // without an expand layer the depthwise runs on the input channels
+  EXPECT_FALSE(custom::plan_tile_block(mismatch, 132, 227 * 1024).ok);
+}
+
+// The conv + pool planner (host only), worked by hand for MobileNetV2's last conv: 1280 / 4 =
+// 320 output quads over 132 SMs -> 3 quads per block (107 blocks); 49 pixels x 3 quads = 147
+// items -> 3 K splits in 512 threads.
+TEST(CustomConvPoolPlan, LastConvAtBatch1And8) {
+  custom::ConvPoolShape s;
+  s.n = 1, s.hw = 49, s.k = 320, s.cout = 1280;
+  const custom::ConvPoolPlan p = custom::plan_conv_pool(s, 132, 227 * 1024);
+  ASSERT_TRUE(p.ok) << p.reason;
+  EXPECT_EQ(p.quads, 3);
+  EXPECT_EQ(p.slices, 107);
+  EXPECT_EQ(p.splits, 3);
+  // [49][324] input + [320][12] weights + [3][49][3] float4 partials
+  EXPECT_EQ(p.smem_bytes, size_t(49 * 324 + 320 * 12 + 3 * 49 * 3 * 4) * sizeof(float));
+  EXPECT_NE(p.str().find("3 quads, K / 3"), std::string::npos) << p.str();
+  s.n = 8;  // 2560 quads: 20 per block, 16 blocks per image, 128 in all
+  const custom::ConvPoolPlan p8 = custom::plan_conv_pool(s, 132, 227 * 1024);
+  ASSERT_TRUE(p8.ok) << p8.reason;
+  EXPECT_EQ(p8.quads, 20);
+  EXPECT_EQ(p8.slices, 16);
+  EXPECT_EQ(p8.splits, 1);  // 980 items already exceed 512 threads
+  s.hw = 200;  // 200 x 324 floats of input do not fit
+  const custom::ConvPoolPlan big = custom::plan_conv_pool(s, 132, 227 * 1024);
+  EXPECT_FALSE(big.ok);
+  EXPECT_NE(big.reason.find("shared memory"), std::string::npos) << big.reason;
 }
 
 }  // namespace

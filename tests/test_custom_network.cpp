@@ -65,12 +65,13 @@ void expect_matches_reference(const ModelSpec& spec, const ModelWeights& weights
   }
 }
 
-// on: depthwise+project, pool+classifier and whole-block fusion wherever
-// they fit; off: none.
+// on: depthwise+project, pool+classifier, whole-block and conv+pool fusion wherever they fit;
+// off: none.
 CustomOptions fusion(bool on, bool pdl = false) {
   CustomOptions o;
   o.fusion = on;
   o.block_fusion = on ? 1 : 0;
+  o.conv_pool = on;
   o.pdl = pdl;
   return o;
 }
@@ -129,6 +130,26 @@ ModelSpec awkward_block_spec() {
   return s;
 }
 
+// Blocks without an expand layer (MobileNetV2's first block is depthwise -> project): a
+// depthwise straight on the 3-channel input (scalar window staging, 3 of 4 padded channels),
+// stride 2 on 13x13, 10 / 12 output channels (scalar and vector stores), a residual from the
+// block's input.
+ModelSpec dw_first_spec() {
+  const Activation r6 = Activation::kRelu6, none = Activation::kNone;
+  ModelSpec s;
+  s.name = "dw_first_blocks";
+  s.resolution = 13;
+  std::vector<Layer>& L = s.layers;
+  L.push_back(chain_conv(0, 3, 3, 13, 3, 1, 3, r6));     // depthwise on the input
+  L.push_back(chain_conv(1, 3, 10, 13, 1, 1, 1, none));  // project 3 -> 10
+  L.push_back(chain_conv(2, 10, 10, 13, 3, 2, 10, r6));  // 13 -> 7
+  L.push_back(chain_conv(3, 10, 12, 7, 1, 1, 1, none));
+  L.push_back(chain_conv(4, 12, 12, 7, 3, 1, 12, r6));
+  L.push_back(chain_conv(5, 12, 12, 7, 1, 1, 1, none, 3));  // + the block's input
+  append_pool_classifier(s, 12, 7, 5);
+  return s;
+}
+
 TEST(CustomNetwork, CoffeeGoldenLogitsAndTop5) {
   MBV2_SKIP_WITHOUT_GPU();
   const ModelSpec& spec = test::default_spec();
@@ -146,9 +167,11 @@ TEST(CustomNetwork, CoffeeGoldenLogitsAndTop5) {
       EXPECT_NE(backend->describe_forward().find("smem late"), std::string::npos)
           << backend->describe_forward();
     }
-    if (variant == 0) {  // blocks 3-5, 6-8 and 9-11 by output tiles, the rest as clusters
-      EXPECT_NE(backend->describe_forward().find("16 inverted-residual blocks fused (3 by output tiles)"),
+    if (variant == 0) {  // blocks 1-2, 3-5, 6-8 and 9-11 by output tiles, the rest as clusters
+      EXPECT_NE(backend->describe_forward().find("17 inverted-residual blocks fused (4 by output tiles)"),
                 std::string::npos)
+          << backend->describe_forward();
+      EXPECT_NE(backend->describe_forward().find("51+52 (1x1 conv + pool) fused"), std::string::npos)
           << backend->describe_forward();
     }
     const std::vector<float> out = run_forward(*backend, spec, input);
@@ -230,6 +253,75 @@ TEST(CustomNetwork, TileBlocksOnAwkwardShapes) {
   }
 }
 
+// The tile kernel without expand layer, planner and forced tiles; with tile blocks off, the
+// same chain runs unfused (the cluster kernel needs an expand layer).
+TEST(CustomNetwork, TileBlocksWithoutExpandLayer) {
+  MBV2_SKIP_WITHOUT_GPU();
+  const ModelSpec spec = dw_first_spec();
+  const ModelWeights weights = synthetic_weights(spec, 95);
+  for (int batch : {1, 3, 32}) {
+    CustomOptions o = fusion(true, batch != 3);
+    o.tile_block_px = 1;
+    expect_matches_reference(spec, weights, batch, o, 96);
+    std::unique_ptr<Backend> backend = prepared(spec, weights, batch, o);
+    const std::string d = backend->describe_forward();
+    EXPECT_NE(d.find("3 inverted-residual blocks fused (3 by output tiles)"), std::string::npos) << d;
+    EXPECT_NE(d.find("no expand"), std::string::npos) << d;
+    const std::pair<int, int> tiles[] = {{2, 3}, {1, 1}, {16, 16}};
+    for (auto [th, tw] : tiles) {
+      CustomOptions f = o;
+      f.tile_block_th = th, f.tile_block_tw = tw;
+      expect_matches_reference(spec, weights, batch, f, 97);
+    }
+  }
+  CustomOptions no_pairs = fusion(true, true);
+  no_pairs.tile_dw_project = false;
+  std::unique_ptr<Backend> np = prepared(spec, weights, 3, no_pairs);
+  EXPECT_EQ(np->describe_forward().find("inverted-residual"), std::string::npos) << np->describe_forward();
+  CustomOptions off = fusion(true, true);
+  off.tile_block_px = 0;
+  std::unique_ptr<Backend> unfused = prepared(spec, weights, 3, off);
+  EXPECT_EQ(unfused->describe_forward().find("inverted-residual"), std::string::npos) << unfused->describe_forward();
+  CustomOptions off_checked = off;
+  off_checked.block_fusion = -1;  // (expect_matches_reference asserts fusion for block_fusion 1)
+  expect_matches_reference(spec, weights, 3, off_checked, 98);
+}
+
+// A 1x1 conv (+ ReLU6 or not) and the global average pool: K = 3 (scalar staging) and 40,
+// 13 and 600 output channels (scalar stores, partial last slice, several slices per wave),
+// 7x7 and 5x5 pixels; fused up to batch 8, unfused at 9.
+ModelSpec conv_pool_spec(int k, int cout, int hw, Activation act) {
+  ModelSpec s;
+  s.name = "conv_pool";
+  s.resolution = hw;
+  if (k != 3) s.layers.push_back(chain_conv(0, 3, k, hw, 1, 1, 1, Activation::kRelu6));  // 3 -> K
+  const int i = int(s.layers.size());
+  s.layers.push_back(chain_conv(i, k, cout, hw, 1, 1, 1, act));
+  append_pool_classifier(s, cout, hw, 5);
+  return s;
+}
+
+TEST(CustomNetwork, ConvPoolOnAwkwardShapes) {
+  MBV2_SKIP_WITHOUT_GPU();
+  struct Case { int k, cout, hw; Activation act; };
+  const Case cases[] = {{3, 13, 7, Activation::kRelu6}, {40, 600, 5, Activation::kNone}, {40, 13, 7, Activation::kRelu6}};
+  for (const Case& c : cases) {
+    const ModelSpec shaped = conv_pool_spec(c.k, c.cout, c.hw, c.act);
+    const ModelWeights weights = synthetic_weights(shaped, 101);
+    for (int batch : {1, 3, 8, 9}) {
+      CustomOptions o = fusion(true, batch != 3);
+      expect_matches_reference(shaped, weights, batch, o, 102);
+      std::unique_ptr<Backend> b = prepared(shaped, weights, batch, o);
+      const bool fused = b->describe_forward().find("(1x1 conv + pool) fused") != std::string::npos;
+      EXPECT_EQ(fused, batch <= 8) << b->describe_forward();
+    }
+    CustomOptions off = fusion(true, true);
+    off.conv_pool = false;
+    std::unique_ptr<Backend> b = prepared(shaped, weights, 3, off);
+    EXPECT_EQ(b->describe_forward().find("conv + pool"), std::string::npos) << b->describe_forward();
+  }
+}
+
 // For compute-sanitizer (scripts/gpu_session.sh): the block kernel on the awkward chain,
 // with and without PDL, scalar and vector paths, 1 and 3 images.
 TEST(CustomSanitize, FusedBlocksAwkwardOnce) {
@@ -246,6 +338,9 @@ TEST(CustomSanitize, FusedBlocksAwkwardOnce) {
     o.tile_block_px = 1;  // the tile kernel on every block
     o.tile_block_th = batch == 3 ? 2 : 0, o.tile_block_tw = batch == 3 ? 3 : 0;
     expect_matches_reference(spec, weights, batch, o, 78);
+    expect_matches_reference(dw_first_spec(), synthetic_weights(dw_first_spec(), 79), batch, o, 79);
+    const ModelSpec cp = conv_pool_spec(40, 600, 5, Activation::kRelu6);
+    expect_matches_reference(cp, synthetic_weights(cp, 80), batch, o, 80);
   }
 }
 
