@@ -12,7 +12,8 @@
 //       cluster kernel (ir_block.cu) at small batch (MBV2_CUSTOM_BLOCK_FUSION, default auto).
 //   v3  forward(): the large-spatial blocks at small batch as one kernel per 2-D output tile
 //       holding every hidden channel (tile_block.cu; MBV2_CUSTOM_TILE_BLOCK), and the last
-//       1x1 conv + pool as one kernel at batch <= 8 (conv_pool.cu; MBV2_CUSTOM_CONV_POOL).
+//       1x1 conv + pool as one kernel at batch <= 8 (conv_pool.cu; MBV2_CUSTOM_CONV_POOL, off
+//       by default: measured slower).
 #include "custom/custom_backend.h"
 
 #include <algorithm>
@@ -387,7 +388,8 @@ class CustomBackend final : public Backend {
     st->block = sh;
     // Large-spatial blocks at small batch: one kernel per output tile, every hidden channel.
     const int64_t px = int64_t(b) * sh.h * sh.w;
-    if (options_.tile_block_px > 0 && px >= options_.tile_block_px && px <= custom::kTileBlockMaxPixels) {
+    if (options_.tile_block_px > 0 && px >= options_.tile_block_px && px <= custom::kTileBlockMaxPixels &&
+        b <= custom::kTileBlockMaxBatch) {
       const custom::TileBlockPlan tp = custom::plan_tile_block(sh, sm_count_, size_t(smem_optin_),
                                                                options_.tile_block_th, options_.tile_block_tw);
       if (tp.ok) {
@@ -433,7 +435,7 @@ class CustomBackend final : public Backend {
     sh.residual = p.has_residual();
     const int64_t px = int64_t(b) * sh.h * sh.w;
     if (!options_.tile_dw_project || options_.tile_block_px <= 0 || px < options_.tile_block_px ||
-        px > custom::kTileBlockMaxPixels)
+        px > custom::kTileBlockMaxPixels || b > custom::kTileBlockMaxBatch)
       return false;
     const custom::TileBlockPlan tp = custom::plan_tile_block(sh, sm_count_, size_t(smem_optin_),
                                                              options_.tile_block_th, options_.tile_block_tw);

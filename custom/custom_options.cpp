@@ -113,7 +113,7 @@ std::string CustomOptions::str() const {
   s << " tile_block=" << tile_block_px;
   if (tile_block_th) s << " tile_block_tile=" << tile_block_th << "x" << tile_block_tw;
   if (!tile_dw_project) s << " tile_dw_project=0";
-  if (!conv_pool) s << " conv_pool=0";
+  if (conv_pool) s << " conv_pool=1";
   if (trace) s << " trace=1";
   s << " pdl=" << (pdl ? 1 : 0)
     << " pw_kernel=" << (pw_kernel ? "v" + std::to_string(pw_kernel) : std::string("auto"))

@@ -21,7 +21,8 @@
 //   MBV2_CUSTOM_TILE_DW_PROJECT=0|1 tile blocks also for depthwise -> project pairs without an
 //                               expand layer (MobileNetV2's first block; default 1)
 //   MBV2_CUSTOM_CONV_POOL=0|1   forward(): a 1x1 conv followed by the global average pool as
-//                               one kernel at batch <= 8 (conv_pool.cu; default 1)
+//                               one kernel at batch <= 8 (conv_pool.cu; default 0: the H200
+//                               measured it 2.4 µs slower at batch 1 than the GEMM + pool)
 //   MBV2_CUSTOM_TRACE=0|1       fused blocks record per-block phase timestamps in forward() (a
 //                               separate kernel instantiation; tools/mbv2_ir_trace; default 0)
 //   MBV2_CUSTOM_PDL=0|1         forward(): programmatic dependent launch between kernels (default 1)
@@ -63,7 +64,7 @@ struct CustomOptions {
   int tile_block_px = 3136;  ///< 0: no tile blocks; N: blocks with N..112x112 input pixels over the batch
   int tile_block_th = 0, tile_block_tw = 0;
   bool tile_dw_project = true;  ///< tile blocks also for depthwise -> project without expand  ///< 0: the planner; else the output tile of tile blocks
-  bool conv_pool = true;  ///< last 1x1 conv + pool as one kernel at batch <= 8
+  bool conv_pool = false;  ///< last 1x1 conv + pool as one kernel at batch <= 8 (H200 b1: +2.4 µs)
   bool trace = false;  ///< fused blocks record phase timestamps (custom_trace_report)
   bool block_late_wp = true;  ///< fused blocks: projection weights staged after the input (H200 b1 -0.3 / -0.4 µs, two sessions)
   bool pdl = true;      // measured on the H100: -9 µs at batch 1, neutral at 256

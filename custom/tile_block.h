@@ -34,6 +34,9 @@ constexpr int kTileBlockThreads = 512;
 /// The backend runs a block as tiles only up to this many input pixels over the batch (one
 /// 112x112 image): larger inputs are batch-256 territory, never measured with this kernel.
 constexpr int64_t kTileBlockMaxPixels = 112 * 112;
+/// ... and only up to this batch (measured at batch 1, tested up to 32; at batch 256 the 7x7
+/// layers' 256 x 49 pixels would otherwise qualify).
+constexpr int kTileBlockMaxBatch = 32;
 
 /// Plans the block for `sm_count` SMs and `smem_limit` bytes of shared memory per block: the
 /// tile whose estimated time (waves x (a block's FMAs + a fixed cost per wave)) is least;

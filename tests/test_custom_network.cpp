@@ -274,17 +274,19 @@ TEST(CustomNetwork, TileBlocksWithoutExpandLayer) {
       expect_matches_reference(spec, weights, batch, f, 97);
     }
   }
+  // Without the pairs (or without tile blocks) no block runs without its expand layer; layers
+  // 1-3 (3 -> 10 1x1, depthwise, 10 -> 12 1x1) are then an ordinary block for the cluster
+  // kernel.
   CustomOptions no_pairs = fusion(true, true);
   no_pairs.tile_dw_project = false;
-  std::unique_ptr<Backend> np = prepared(spec, weights, 3, no_pairs);
-  EXPECT_EQ(np->describe_forward().find("inverted-residual"), std::string::npos) << np->describe_forward();
   CustomOptions off = fusion(true, true);
   off.tile_block_px = 0;
-  std::unique_ptr<Backend> unfused = prepared(spec, weights, 3, off);
-  EXPECT_EQ(unfused->describe_forward().find("inverted-residual"), std::string::npos) << unfused->describe_forward();
-  CustomOptions off_checked = off;
-  off_checked.block_fusion = -1;  // (expect_matches_reference asserts fusion for block_fusion 1)
-  expect_matches_reference(spec, weights, 3, off_checked, 98);
+  for (const CustomOptions& o : {no_pairs, off}) {
+    std::unique_ptr<Backend> b = prepared(spec, weights, 3, o);
+    EXPECT_EQ(b->describe_forward().find("no expand"), std::string::npos) << b->describe_forward();
+    EXPECT_NE(b->describe_forward().find("1-3=ir_block"), std::string::npos) << b->describe_forward();
+    expect_matches_reference(spec, weights, 3, o, 98);
+  }
 }
 
 // A 1x1 conv (+ ReLU6 or not) and the global average pool: K = 3 (scalar staging) and 40,
@@ -310,6 +312,7 @@ TEST(CustomNetwork, ConvPoolOnAwkwardShapes) {
     const ModelWeights weights = synthetic_weights(shaped, 101);
     for (int batch : {1, 3, 8, 9}) {
       CustomOptions o = fusion(true, batch != 3);
+      o.block_fusion = -1;  // (no block here; expect_matches_reference asserts one for 1)
       expect_matches_reference(shaped, weights, batch, o, 102);
       std::unique_ptr<Backend> b = prepared(shaped, weights, batch, o);
       const bool fused = b->describe_forward().find("(1x1 conv + pool) fused") != std::string::npos;
@@ -340,7 +343,9 @@ TEST(CustomSanitize, FusedBlocksAwkwardOnce) {
     expect_matches_reference(spec, weights, batch, o, 78);
     expect_matches_reference(dw_first_spec(), synthetic_weights(dw_first_spec(), 79), batch, o, 79);
     const ModelSpec cp = conv_pool_spec(40, 600, 5, Activation::kRelu6);
-    expect_matches_reference(cp, synthetic_weights(cp, 80), batch, o, 80);
+    CustomOptions cpo = o;
+    cpo.block_fusion = -1, cpo.conv_pool = true;
+    expect_matches_reference(cp, synthetic_weights(cp, 80), batch, cpo, 80);
   }
 }
 
@@ -438,6 +443,7 @@ TEST(CustomNetwork, AutoBlockFusionFollowsBatch) {
   std::unique_ptr<Backend> b256 = prepared(spec, weights, 256);
   EXPECT_EQ(b256->describe_forward().find("inverted-residual"), std::string::npos)
       << b256->describe_forward();
+  EXPECT_EQ(b256->describe_forward().find("conv + pool"), std::string::npos) << b256->describe_forward();
 }
 
 TEST(CustomNetwork, DefaultModelBatch3FusedUnfusedPdl) {
