@@ -56,7 +56,7 @@ struct Step {
   custom::TileBlockPlan tile_plan;  // kTileBlock
   custom::ConvPoolShape conv_pool;  // kConvPool
   custom::ConvPoolPlan conv_pool_plan;  // kConvPool
-  size_t trace_offset = 0;         // kIrBlock with options.trace: first word in trace_
+  size_t trace_offset = 0;         // kIrBlock / kTileBlock with options.trace: first word in trace_
 };
 
 class CustomBackend final : public Backend {
@@ -111,9 +111,9 @@ class CustomBackend final : public Backend {
     if (options_.trace) {
       size_t words = 0;
       for (Step& st : steps_)
-        if (st.kind == StepKind::kIrBlock) {
+        if (st.kind == StepKind::kIrBlock || st.kind == StepKind::kTileBlock) {
           st.trace_offset = words;
-          words += size_t(st.block_plan.bands) * config_.batch * st.block_plan.slices * custom::kIrTraceWords;
+          words += traced_blocks(st) * custom::kIrTraceWords;
         }
       if (words) {
         trace_.allocate(words);
@@ -541,12 +541,9 @@ class CustomBackend final : public Backend {
       case StepKind::kIrBlock:
         custom::launch_ir_block(st.block, st.block_plan, ir_args(st, in, out), stream, pdl);
         return;
-      case StepKind::kTileBlock: {
-        custom::IrBlockArgs a = ir_args(st, in, out);
-        a.trace = nullptr;  // the phase trace covers the cluster kernel only
-        custom::launch_tile_block(st.block, st.tile_plan, a, stream, pdl);
+      case StepKind::kTileBlock:
+        custom::launch_tile_block(st.block, st.tile_plan, ir_args(st, in, out), stream, pdl);
         return;
-      }
       case StepKind::kConvPool: {
         const LayerKernel& cs = layers_[size_t(st.first)];
         custom::launch_conv_pool(st.conv_pool, st.conv_pool_plan, in, cs.w.get(), cs.b.get(), out, stream, pdl);
@@ -595,6 +592,15 @@ class CustomBackend final : public Backend {
   DeviceBuffer<unsigned long long> trace_;
 
  public:
+  // Thread blocks of a fused step (one trace record each).
+  size_t traced_blocks(const Step& st) const {
+    if (st.kind == StepKind::kIrBlock)
+      return size_t(st.block_plan.bands) * config_.batch * st.block_plan.slices;
+    if (st.kind == StepKind::kTileBlock)
+      return size_t(st.tile_plan.tiles_h) * st.tile_plan.tiles_w * config_.batch;
+    return 0;
+  }
+
   std::string trace_report() {
     if (trace_.empty())
       throw InputError("custom: no trace (prepare with MBV2_CUSTOM_TRACE=1 and fused blocks)");
@@ -604,36 +610,48 @@ class CustomBackend final : public Backend {
     MBV2_CUDA_CHECK(cudaGetDevice(&device));
     MBV2_CUDA_CHECK(cudaDeviceGetAttribute(&khz, cudaDevAttrClockRate, device));
     const double us_per_cycle = 1e3 / double(std::max(khz, 1));
-    constexpr int P = custom::kIrTracePoints;
-    const char* phases[P - 1] = {"issue weights", "PDL wait", "load", "expand", "depthwise",
-                                 "project+send", "partials wait", "store"};
-    std::ostringstream s;
-    s << "| block | blocks | span µs | start skew µs | gap µs |";
-    for (const char* ph : phases) s << " " << ph << " |";
-    s << "\n|---|---:|---:|---:|---:|";
-    for (int k = 0; k < P - 1; ++k) s << "---:|";
-    s << "\n" << std::fixed << std::setprecision(2);
+    // One table per kernel kind (their phases differ), rows in forward order; the gap is to
+    // the previous fused step of either kind.
+    const char* cluster_phases[] = {"issue weights", "PDL wait", "load", "expand", "depthwise",
+                                    "project+send", "partials wait", "store"};
+    const char* tile_phases[] = {"issue weights", "PDL wait", "load", "expand", "depthwise",
+                                 "project+store"};
+    std::ostringstream rows[2];
     double prev_end = 0.0;
     for (const Step& st : steps_) {
-      if (st.kind != StepKind::kIrBlock) continue;
-      const size_t blocks = size_t(st.block_plan.bands) * config_.batch * st.block_plan.slices;
+      if (st.kind != StepKind::kIrBlock && st.kind != StepKind::kTileBlock) continue;
+      const bool tile = st.kind == StepKind::kTileBlock;
+      const int points = tile ? custom::kTileTracePoints : custom::kIrTracePoints;
+      const size_t blocks = traced_blocks(st);
       double first = 1e300, last_start = 0.0, last_end = 0.0;
-      double phase[P - 1] = {};
+      std::vector<double> phase(size_t(points - 1), 0.0);
       for (size_t b = 0; b < blocks; ++b) {
         const unsigned long long* w = t.data() + st.trace_offset + b * custom::kIrTraceWords;
         first = std::min(first, double(w[0]));
         last_start = std::max(last_start, double(w[0]));
         last_end = std::max(last_end, double(w[1]));
-        for (int k = 0; k < P - 1; ++k) phase[k] += double(int64_t(w[2 + k + 1] - w[2 + k]));
+        for (int k = 0; k < points - 1; ++k) phase[size_t(k)] += double(int64_t(w[2 + k + 1] - w[2 + k]));
       }
-      s << "| " << st.first << "-" << st.last << " | " << blocks << " | " << (last_end - first) * 1e-3
-        << " | " << (last_start - first) * 1e-3 << " | "
+      std::ostringstream& s = rows[tile ? 1 : 0];
+      s << std::fixed << std::setprecision(2) << "| " << st.first << "-" << st.last << " | " << blocks
+        << " | " << (last_end - first) * 1e-3 << " | " << (last_start - first) * 1e-3 << " | "
         << (prev_end > 0.0 ? (first - prev_end) * 1e-3 : 0.0) << " |";
-      for (int k = 0; k < P - 1; ++k) s << " " << phase[k] / double(blocks) * us_per_cycle << " |";
+      for (double ph : phase) s << " " << ph / double(blocks) * us_per_cycle << " |";
       s << "\n";
       prev_end = last_end;
     }
-    return s.str();
+    std::ostringstream out;
+    auto table = [&](const char* title, const char* const* phases, int n, const std::string& body) {
+      if (body.empty()) return;
+      out << "| " << title << " | blocks | span µs | start skew µs | gap µs |";
+      for (int k = 0; k < n; ++k) out << " " << phases[k] << " |";
+      out << "\n|---|---:|---:|---:|---:|";
+      for (int k = 0; k < n; ++k) out << "---:|";
+      out << "\n" << body << "\n";
+    };
+    table("block", cluster_phases, 8, rows[0].str());
+    table("tile block", tile_phases, 6, rows[1].str());
+    return out.str();
   }
 
  private:

@@ -27,6 +27,8 @@
 //   v1.1 kExpand = false: a block without the expand layer (MobileNetV2's first block,
 //       depthwise + project after the stem): the input window goes straight into the
 //       expanded-window array.
+//   Phase trace (MBV2_CUSTOM_TRACE=1, tools/mbv2_ir_trace): kTrace instantiations stamp
+//       clock64 at kTileTracePoints points (the default kernels are separate instances).
 #include "custom/tile_block.h"
 
 #include <algorithm>
@@ -76,14 +78,31 @@ struct TbParams {
   TbSmem sm;
 };
 
+// Phase trace (kTrace instantiations only): thread 0 stamps clock64() at point k, and the
+// globaltimer at the first and the last point (layout of IrBlockArgs::trace).
+template <bool kTrace>
+__device__ __forceinline__ void tb_trace(const TbParams& p, int k) {
+  if constexpr (kTrace) {
+    if (threadIdx.x != 0) return;
+    unsigned long long* t = p.a.trace + size_t(blockIdx.x) * kIrTraceWords;
+    t[2 + k] = clock64();
+    if (k == 0 || k == kTileTracePoints - 1) {
+      unsigned long long g;
+      asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(g));
+      t[k == 0 ? 0 : 1] = g;
+    }
+  }
+}
+
 // kExpand = false: no expand layer; the input window is staged into `es` directly.
-template <bool kExpand>
+template <bool kExpand, bool kTrace>
 __global__ void __launch_bounds__(kTileBlockThreads, 1) tile_block_kernel(const TbParams p) {
   constexpr int T = kTileBlockThreads;
   extern __shared__ __align__(16) float smem[];
   // The next kernel's blocks may take the SMs this grid leaves idle and stage their weights
   // (ir_block v2.2).
   pdl_launch_dependents();
+  tb_trace<kTrace>(p, 0);
   const int tid = threadIdx.x;
   float* const xs = smem + p.sm.x;
   float* const we = smem + p.sm.we;
@@ -111,7 +130,9 @@ __global__ void __launch_bounds__(kTileBlockThreads, 1) tile_block_kernel(const 
     for (int f = tid; f < oq; f += T) cp_async16(pb + 4 * f, p.a.project_b + 4 * f, true);
     cp_async_commit();
   }
+  tb_trace<kTrace>(p, 1);
   pdl_wait();
+  tb_trace<kTrace>(p, 2);
 
   // (2) The input window of this tile, zeros outside the image (without an expand layer:
   // straight into the expanded-window array, whose zeros are then the depthwise padding).
@@ -150,6 +171,7 @@ __global__ void __launch_bounds__(kTileBlockThreads, 1) tile_block_kernel(const 
   cp_async_commit();
   cp_async_wait<1>();
   __syncthreads();
+  tb_trace<kTrace>(p, 3);
 
   // (3) Expand the whole window; pixels outside the image are the depthwise zero padding.
   if constexpr (kExpand) {
@@ -162,6 +184,7 @@ __global__ void __launch_bounds__(kTileBlockThreads, 1) tile_block_kernel(const 
     });
     __syncthreads();
   }
+  tb_trace<kTrace>(p, 4);
 
   // (4) Depthwise 3x3 of the tile (output pixels past the image edge are computed from the
   // zero window and never stored).
@@ -184,6 +207,7 @@ __global__ void __launch_bounds__(kTileBlockThreads, 1) tile_block_kernel(const 
   }
   cp_async_wait<0>();  // the projection weights
   __syncthreads();
+  tb_trace<kTrace>(p, 5);
 
   // (5) Projection with bias, residual (the block's own input: window pixel (r+1, c+1)),
   // activation and the store in its epilogue.
@@ -207,6 +231,10 @@ __global__ void __launch_bounds__(kTileBlockThreads, 1) tile_block_kernel(const 
       }
     }
   });
+  if constexpr (kTrace) {
+    __syncthreads();  // (trace only) every thread's outputs stored
+    tb_trace<kTrace>(p, 6);
+  }
 }
 
 TbSmem layout_of(const IrBlockShape& s, const TileBlockPlan& p) {
@@ -290,7 +318,8 @@ TileBlockPlan plan_tile_block(const IrBlockShape& s, int sm_count, size_t smem_l
 }
 
 void configure_tile_block(size_t smem_bytes) {
-  for (auto kernel : {tile_block_kernel<true>, tile_block_kernel<false>})
+  for (auto kernel : {tile_block_kernel<true, false>, tile_block_kernel<false, false>,
+                      tile_block_kernel<true, true>, tile_block_kernel<false, true>})
     MBV2_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                          int(std::max<size_t>(smem_bytes, 48 * 1024))));
 }
@@ -300,7 +329,6 @@ void launch_tile_block(const IrBlockShape& s, const TileBlockPlan& plan, const I
   if (!plan.ok) throw std::logic_error("tile_block: launch of a refused plan (" + plan.reason + ")");
   if (!a.x || (s.expand && (!a.expand_w || !a.expand_b)) || !a.dw_w || !a.dw_b || !a.project_w || !a.project_b || !a.out)
     throw InputError("tile_block: null pointer");
-  if (a.trace) throw std::logic_error("tile_block: no phase trace");
   if (!aligned16(a.x) || !aligned16(a.expand_w) || !aligned16(a.dw_w) || !aligned16(a.project_w) ||
       !aligned16(a.expand_b) || !aligned16(a.dw_b) || !aligned16(a.project_b))
     throw std::logic_error("tile_block: inputs and weights must be 16-byte aligned");
@@ -321,7 +349,9 @@ void launch_tile_block(const IrBlockShape& s, const TileBlockPlan& plan, const I
   if (size_t(p.sm.total) * sizeof(float) != plan.smem_bytes)
     throw std::logic_error("tile_block: plan does not match the shape");
   const dim3 grid(unsigned(int64_t(plan.tiles_h) * plan.tiles_w * s.n));
-  launch_kernel(s.expand ? tile_block_kernel<true> : tile_block_kernel<false>, grid, dim3(kTileBlockThreads), plan.smem_bytes, stream, pdl, p);
+  auto kernel = a.trace ? (s.expand ? tile_block_kernel<true, true> : tile_block_kernel<false, true>)
+                        : (s.expand ? tile_block_kernel<true, false> : tile_block_kernel<false, false>);
+  launch_kernel(kernel, grid, dim3(kTileBlockThreads), plan.smem_bytes, stream, pdl, p);
 }
 
 }  // namespace mbv2::custom

@@ -48,8 +48,14 @@ TileBlockPlan plan_tile_block(const IrBlockShape& shape, int sm_count, size_t sm
 /// Raises the kernel's dynamic shared memory limit (call in prepare()).
 void configure_tile_block(size_t smem_bytes);
 
-/// Same arguments as the cluster kernel (trace unsupported: must be null; expand_w / expand_b
-/// unused and may be null when !shape.expand).
+/// Trace points of the kTrace instantiation (IrBlockArgs::trace, kIrTraceWords per thread
+/// block): 0 start, 1 weight copies issued, 2 after the PDL wait, 3 window and weights in
+/// shared memory, 4 expand done, 5 depthwise done (and projection weights in), 6 every
+/// thread's outputs stored.
+constexpr int kTileTracePoints = 7;
+
+/// Same arguments as the cluster kernel (expand_w / expand_b unused and may be null when
+/// !shape.expand; a non-null trace runs the tracing instantiation).
 void launch_tile_block(const IrBlockShape& shape, const TileBlockPlan& plan, const IrBlockArgs& args,
                        cudaStream_t stream, bool pdl);
 

@@ -399,25 +399,40 @@ TEST(CustomNetwork, TraceCoversEveryFusedBlockAndChangesNothing) {
     }
   }
   EXPECT_EQ(std::memcmp(logits[0].data(), logits[1].data(), logits[0].size() * sizeof(float)), 0);
-  // Header, separator, then one row per fused block: "| 6-8 | 112 | <span> | <skew> | <gap> |
-  // <8 phases> |".
-  // One row per cluster-kernel block (the tile kernel has no trace).
+  // Two tables, cluster blocks then tile blocks; in each a header, a separator, then one row
+  // per fused block: "| 12-14 | 112 | <span> | <skew> | <gap> | <8 or 6 phases> |", as many
+  // rows as describe_forward() lists blocks of that kernel, with its thread-block count.
   std::unique_ptr<Backend> plain = prepared(spec, test::default_weights(), 1, CustomOptions());
   const std::string d = plain->describe_forward();
-  int cluster_blocks = 0;
-  for (size_t at = d.find("=ir_block<"); at != std::string::npos; at = d.find("=ir_block<", at + 1)) ++cluster_blocks;
+  auto count = [&](const std::string& what) {
+    int c = 0;
+    for (size_t at = d.find(what); at != std::string::npos; at = d.find(what, at + 1)) ++c;
+    return c;
+  };
+  const int cluster_blocks = count("=ir_block<"), tile_blocks = count("=tile_block<");
   EXPECT_GE(cluster_blocks, 10) << d;
+  EXPECT_GE(tile_blocks, 1) << d;
   std::istringstream lines(report);
   std::string line;
-  int rows = 0;
+  int rows[2] = {0, 0}, table = -1;
   while (std::getline(lines, line)) {
-    if (line.rfind("| block", 0) == 0 || line.rfind("|---", 0) == 0) continue;
-    ++rows;
+    if (line.empty() || line.rfind("|---", 0) == 0) continue;
+    if (line.rfind("| block ", 0) == 0 || line.rfind("| tile block ", 0) == 0) {
+      table = line.rfind("| tile", 0) == 0 ? 1 : 0;
+      continue;
+    }
+    ASSERT_GE(table, 0) << line;
+    ++rows[table];
     std::vector<std::string> cells;
     std::istringstream cs(line);
     for (std::string cell; std::getline(cs, cell, '|');) cells.push_back(cell);
-    ASSERT_EQ(cells.size(), size_t(1 + 5 + 8)) << line;  // leading empty cell
-    EXPECT_EQ(std::stoi(cells[2]), 112) << line;
+    ASSERT_EQ(cells.size(), size_t(1 + 5 + (table == 0 ? 8 : 6))) << line;  // leading empty cell
+    const std::string range = cells[1].substr(1, cells[1].size() - 2);  // " 12-14 " -> "12-14"
+    const size_t at = d.find(" " + range + "=");
+    ASSERT_NE(at, std::string::npos) << range << " in " << d;
+    const size_t open = d.find('[', at);
+    ASSERT_NE(open, std::string::npos) << d;
+    EXPECT_EQ(std::stoi(cells[2]), std::stoi(d.substr(open + 1))) << line;  // "[112 blocks"
     const double span = std::stod(cells[3]);
     EXPECT_GT(span, 0.0) << line;
     double phases = 0.0;
@@ -428,7 +443,8 @@ TEST(CustomNetwork, TraceCoversEveryFusedBlockAndChangesNothing) {
     EXPECT_GT(phases, 0.0) << line;
     EXPECT_LT(phases, span * 1.5) << line;  // per-block means within the kernel's span
   }
-  EXPECT_EQ(rows, cluster_blocks) << report;
+  EXPECT_EQ(rows[0], cluster_blocks) << report;
+  EXPECT_EQ(rows[1], tile_blocks) << report;
 }
 
 // Default options: whole blocks fused at batch 1 (auto), not at batch 256.
