@@ -387,16 +387,11 @@ class CustomBackend final : public Backend {
     st->res = -2;  // the kernels read the residual from their own input
     st->block = sh;
     // Large-spatial blocks at small batch: one kernel per output tile, every hidden channel.
-    const int64_t px = int64_t(b) * sh.h * sh.w;
-    if (options_.tile_block_px > 0 && px >= options_.tile_block_px && px <= custom::kTileBlockMaxPixels &&
-        b <= custom::kTileBlockMaxBatch) {
-      const custom::TileBlockPlan tp = custom::plan_tile_block(sh, sm_count_, size_t(smem_optin_),
-                                                               options_.tile_block_th, options_.tile_block_tw);
-      if (tp.ok) {
-        st->kind = StepKind::kTileBlock;
-        st->tile_plan = tp;
-        return true;
-      }
+    const custom::TileBlockPlan tp = tile_plan_for(sh);
+    if (tp.ok) {
+      st->kind = StepKind::kTileBlock;
+      st->tile_plan = tp;
+      return true;
     }
     if (options_.block_fusion < 0 && !custom::ir_block_auto_fuses(sh)) return false;
     custom::IrBlockForce forced;
@@ -412,6 +407,21 @@ class CustomBackend final : public Backend {
     st->kind = StepKind::kIrBlock;
     st->block_plan = plan;
     return true;
+  }
+
+  // The tile kernel's plan for a block under the MBV2_CUSTOM_TILE_BLOCK rule (block input of
+  // tile_block_px .. kTileBlockMaxPixels pixels over a batch of at most kTileBlockMaxBatch),
+  // else a refused plan.
+  custom::TileBlockPlan tile_plan_for(const custom::IrBlockShape& sh) const {
+    const int64_t px = int64_t(sh.n) * sh.h * sh.w;
+    if (options_.tile_block_px <= 0 || px < options_.tile_block_px || px > custom::kTileBlockMaxPixels ||
+        sh.n > custom::kTileBlockMaxBatch) {
+      custom::TileBlockPlan none;
+      none.reason = "outside the tile-block rule";
+      return none;
+    }
+    return custom::plan_tile_block(sh, sm_count_, size_t(smem_optin_), options_.tile_block_th,
+                                   options_.tile_block_tw);
   }
 
   // Layers i, i+1 as a block without expand layer (depthwise 3x3 -> project 1x1; MobileNetV2's
@@ -433,12 +443,8 @@ class CustomBackend final : public Backend {
     sh.dw_relu6 = d.act == Activation::kRelu6;
     sh.project_relu6 = p.act == Activation::kRelu6;
     sh.residual = p.has_residual();
-    const int64_t px = int64_t(b) * sh.h * sh.w;
-    if (!options_.tile_dw_project || options_.tile_block_px <= 0 || px < options_.tile_block_px ||
-        px > custom::kTileBlockMaxPixels || b > custom::kTileBlockMaxBatch)
-      return false;
-    const custom::TileBlockPlan tp = custom::plan_tile_block(sh, sm_count_, size_t(smem_optin_),
-                                                             options_.tile_block_th, options_.tile_block_tw);
+    if (!options_.tile_dw_project) return false;
+    const custom::TileBlockPlan tp = tile_plan_for(sh);
     if (!tp.ok) return false;
     st->kind = StepKind::kTileBlock;
     st->first = i, st->last = i + 1;
