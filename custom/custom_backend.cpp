@@ -373,15 +373,8 @@ class CustomBackend final : public Backend {
     // The kernel adds a residual only from its own staged input rows (MobileNetV2's blocks);
     // a block with any other residual runs as three kernels.
     if (p.has_residual() && p.residual_from != e.input_from) return false;
-    const int b = config_.batch;
-    custom::IrBlockShape sh;
-    sh.n = b, sh.h = e.in_h, sh.w = e.in_w, sh.cin = e.in_c, sh.ch = e.out_c;
-    sh.oh = d.out_h, sh.ow = d.out_w, sh.cout = p.out_c, sh.stride = d.stride, sh.pad = d.pad;
-    sh.expand_relu6 = e.act == Activation::kRelu6;
-    sh.dw_relu6 = d.act == Activation::kRelu6;
-    sh.project_relu6 = p.act == Activation::kRelu6;
-    sh.residual = p.has_residual();
-    if (d.in_c != sh.ch || p.in_c != sh.ch) return false;
+    if (d.in_c != e.out_c || p.in_c != e.out_c) return false;
+    const custom::IrBlockShape sh = block_shape(&e, d, p);
     st->first = i, st->last = i + 2;
     st->in = e.input_from;
     st->res = -2;  // the kernels read the residual from their own input
@@ -409,6 +402,21 @@ class CustomBackend final : public Backend {
     return true;
   }
 
+  // The block kernels' view of expand `e` (null: none, the depthwise reads the block input),
+  // depthwise `d` and projection `p` at the prepared batch.
+  custom::IrBlockShape block_shape(const Layer* e, const Layer& d, const Layer& p) const {
+    custom::IrBlockShape sh;
+    sh.n = config_.batch, sh.h = d.in_h, sh.w = d.in_w, sh.cin = d.in_c, sh.ch = d.in_c;
+    if (e) sh.h = e->in_h, sh.w = e->in_w, sh.cin = e->in_c, sh.ch = e->out_c;
+    sh.oh = d.out_h, sh.ow = d.out_w, sh.cout = p.out_c, sh.stride = d.stride, sh.pad = d.pad;
+    sh.expand = e != nullptr;
+    sh.expand_relu6 = e && e->act == Activation::kRelu6;
+    sh.dw_relu6 = d.act == Activation::kRelu6;
+    sh.project_relu6 = p.act == Activation::kRelu6;
+    sh.residual = p.has_residual();
+    return sh;
+  }
+
   // The tile kernel's plan for a block under the MBV2_CUSTOM_TILE_BLOCK rule (block input of
   // tile_block_px .. kTileBlockMaxPixels pixels over a batch of at most kTileBlockMaxBatch),
   // else a refused plan.
@@ -432,18 +440,11 @@ class CustomBackend final : public Backend {
     const Layer& p = L[size_t(i) + 1];
     if (layers_[size_t(i)].op != LayerOp::kDepthwise || layers_[size_t(i) + 1].op != LayerOp::kPointwise)
       return false;
-    if (d.kernel != 3 || p.input_from != i || readers[size_t(i)] != 1 || d.has_residual() || p.in_c != d.out_c)
+    if (!options_.tile_dw_project || d.kernel != 3 || p.input_from != i || readers[size_t(i)] != 1 ||
+        d.has_residual() || p.in_c != d.out_c)
       return false;
     if (p.has_residual() && p.residual_from != d.input_from) return false;
-    const int b = config_.batch;
-    custom::IrBlockShape sh;
-    sh.n = b, sh.h = d.in_h, sh.w = d.in_w, sh.cin = d.in_c, sh.ch = d.in_c;
-    sh.oh = d.out_h, sh.ow = d.out_w, sh.cout = p.out_c, sh.stride = d.stride, sh.pad = d.pad;
-    sh.expand = false, sh.expand_relu6 = false;
-    sh.dw_relu6 = d.act == Activation::kRelu6;
-    sh.project_relu6 = p.act == Activation::kRelu6;
-    sh.residual = p.has_residual();
-    if (!options_.tile_dw_project) return false;
+    const custom::IrBlockShape sh = block_shape(nullptr, d, p);
     const custom::TileBlockPlan tp = tile_plan_for(sh);
     if (!tp.ok) return false;
     st->kind = StepKind::kTileBlock;

@@ -431,6 +431,30 @@ std::string IrBlockPlan::str(int batch) const {
   return s.str();
 }
 
+std::string ir_block_shape_problem(const IrBlockShape& s) {
+  if (s.n < 1 || s.h < 1 || s.w < 1 || s.cin < 1 || s.ch < 1 || s.cout < 1 || s.oh < 1 || s.ow < 1)
+    return "empty shape";
+  if (s.stride < 1 || s.pad < 0 || s.pad > 2 || (s.h + 2 * s.pad - 3) / s.stride + 1 != s.oh ||
+      (s.w + 2 * s.pad - 3) / s.stride + 1 != s.ow || s.h + 2 * s.pad < 3 || s.w + 2 * s.pad < 3)
+    return "not a 3x3 depthwise shape";
+  if (!s.expand && s.ch != s.cin) return "no expand layer but hidden channels != input channels";
+  if (s.residual && (s.stride != 1 || s.pad != 1 || s.h != s.oh || s.w != s.ow || s.cin != s.cout))
+    return "a residual that is not the block's own input";
+  if (int64_t(s.n) * s.oh * s.ow * s.cout >= (int64_t(1) << 31) ||
+      int64_t(s.n) * s.h * s.w * s.cin >= (int64_t(1) << 31))
+    return "more than 2^31 elements";
+  return "";
+}
+
+void check_ir_block_args(const IrBlockArgs& a, bool expand, const char* kernel) {
+  if (!a.x || (expand && (!a.expand_w || !a.expand_b)) || !a.dw_w || !a.dw_b || !a.project_w ||
+      !a.project_b || !a.out)
+    throw InputError(std::string(kernel) + ": null pointer");
+  if (!aligned16(a.x) || !aligned16(a.expand_w) || !aligned16(a.dw_w) || !aligned16(a.project_w) ||
+      !aligned16(a.expand_b) || !aligned16(a.dw_b) || !aligned16(a.project_b))
+    throw std::logic_error(std::string(kernel) + ": inputs and weights must be 16-byte aligned");
+}
+
 IrBlockPlan plan_ir_block(const IrBlockShape& s, int sm_count, size_t smem_limit, int max_slices,
                           const IrBlockForce& force) {
   IrBlockPlan p;
@@ -439,18 +463,9 @@ IrBlockPlan plan_ir_block(const IrBlockShape& s, int sm_count, size_t smem_limit
     p.reason = why;
     return p;
   };
-  if (s.n < 1 || s.h < 1 || s.w < 1 || s.cin < 1 || s.ch < 1 || s.cout < 1 || s.oh < 1 || s.ow < 1)
-    return refuse("empty shape");
-  if (s.stride < 1 || s.pad < 0 || s.pad > 2 || (s.h + 2 * s.pad - 3) / s.stride + 1 != s.oh ||
-      (s.w + 2 * s.pad - 3) / s.stride + 1 != s.ow || s.h + 2 * s.pad < 3 || s.w + 2 * s.pad < 3)
-    return refuse("not a 3x3 depthwise shape");
+  if (const std::string why = ir_block_shape_problem(s); !why.empty()) return refuse(why);
   if (!s.expand) return refuse("no expand layer (the tile kernel runs such blocks)");
   if (s.ch < 5) return refuse("fewer than 5 hidden channels to split over a cluster");
-  if (s.residual && (s.stride != 1 || s.pad != 1 || s.h != s.oh || s.w != s.ow || s.cin != s.cout))
-    return refuse("a residual that is not the block's own input");
-  if (int64_t(s.n) * s.oh * s.ow * s.cout >= (int64_t(1) << 31) ||
-      int64_t(s.n) * s.h * s.w * s.cin >= (int64_t(1) << 31))
-    return refuse("more than 2^31 elements");
 
   max_slices = std::clamp(max_slices, 2, kIrBlockMaxSlices);
   // Default cluster size: 16-channel slices up to 8 blocks; 16 blocks from 384 hidden
@@ -534,12 +549,7 @@ namespace {
 
 IrParams make_params(const IrBlockShape& s, const IrBlockPlan& plan, const IrBlockArgs& a) {
   if (!plan.ok) throw std::logic_error("ir_block: launch of a refused plan (" + plan.reason + ")");
-  if (!a.x || !a.expand_w || !a.expand_b || !a.dw_w || !a.dw_b || !a.project_w || !a.project_b ||
-      !a.out)
-    throw InputError("ir_block: null pointer");
-  if (!aligned16(a.x) || !aligned16(a.expand_w) || !aligned16(a.dw_w) || !aligned16(a.project_w) ||
-      !aligned16(a.expand_b) || !aligned16(a.dw_b) || !aligned16(a.project_b))
-    throw std::logic_error("ir_block: inputs and weights must be 16-byte aligned");
+  check_ir_block_args(a, true, "ir_block");
   IrParams p;
   p.a = a;
   p.h = s.h, p.w = s.w, p.cin = s.cin, p.ch = s.ch, p.oh = s.oh, p.ow = s.ow, p.cout = s.cout;

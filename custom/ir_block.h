@@ -58,6 +58,11 @@ struct IrBlockForce {
   bool late_project_weights = false;  ///< IrBlockPlan::late_project_weights
 };
 
+/// Why neither block kernel can run `shape` (empty, not a 3x3 depthwise shape, no expand
+/// layer but Ch != Cin, a residual that is not the block's own input, 2^31 elements or
+/// more), or "" when it can as far as the shape goes. Both planners start with it.
+std::string ir_block_shape_problem(const IrBlockShape& shape);
+
 /// Plans the block for a device of `sm_count` SMs and `smem_limit` bytes of opt-in shared
 /// memory per block; !ok (with the reason) when the shape does not fit the kernel.
 /// `max_slices` caps the cluster size (8 portable, 16 where the device allows it).
@@ -91,6 +96,10 @@ struct IrBlockArgs {
   /// start, [1] at the end, [2 + k] clock64() of thread 0 at trace point k.
   unsigned long long* trace = nullptr;
 };
+
+/// Throws for null pointers (InputError; expand_w / expand_b may be null when !expand) and
+/// misaligned ones (std::logic_error), naming `kernel`. Both launchers start with it.
+void check_ir_block_args(const IrBlockArgs& args, bool expand, const char* kernel);
 
 /// Trace points: 0 start, 1 weight copies issued, 2 after the PDL wait, 3 input and weights
 /// in shared memory, 4 expand done, 5 depthwise done, 6 partial projections sent (a block

@@ -266,17 +266,7 @@ TileBlockPlan plan_tile_block(const IrBlockShape& s, int sm_count, size_t smem_l
     p.reason = why;
     return p;
   };
-  if (s.n < 1 || s.h < 1 || s.w < 1 || s.cin < 1 || s.ch < 1 || s.cout < 1 || s.oh < 1 || s.ow < 1)
-    return refuse("empty shape");
-  if (s.stride < 1 || s.pad < 0 || s.pad > 2 || (s.h + 2 * s.pad - 3) / s.stride + 1 != s.oh ||
-      (s.w + 2 * s.pad - 3) / s.stride + 1 != s.ow || s.h + 2 * s.pad < 3 || s.w + 2 * s.pad < 3)
-    return refuse("not a 3x3 depthwise shape");
-  if (!s.expand && s.ch != s.cin) return refuse("no expand layer but hidden channels != input channels");
-  if (s.residual && (s.stride != 1 || s.pad != 1 || s.h != s.oh || s.w != s.ow || s.cin != s.cout))
-    return refuse("a residual that is not the block's own input");
-  if (int64_t(s.n) * s.oh * s.ow * s.cout >= (int64_t(1) << 31) ||
-      int64_t(s.n) * s.h * s.w * s.cin >= (int64_t(1) << 31))
-    return refuse("more than 2^31 elements");
+  if (const std::string why = ir_block_shape_problem(s); !why.empty()) return refuse(why);
   sm_count = std::max(sm_count, 1);
   const int cin4 = padded4(s.cin), ldh = padded4(s.ch), ldo = padded4(s.cout);
   double best = -1.0;
@@ -327,11 +317,7 @@ void configure_tile_block(size_t smem_bytes) {
 void launch_tile_block(const IrBlockShape& s, const TileBlockPlan& plan, const IrBlockArgs& a,
                        cudaStream_t stream, bool pdl) {
   if (!plan.ok) throw std::logic_error("tile_block: launch of a refused plan (" + plan.reason + ")");
-  if (!a.x || (s.expand && (!a.expand_w || !a.expand_b)) || !a.dw_w || !a.dw_b || !a.project_w || !a.project_b || !a.out)
-    throw InputError("tile_block: null pointer");
-  if (!aligned16(a.x) || !aligned16(a.expand_w) || !aligned16(a.dw_w) || !aligned16(a.project_w) ||
-      !aligned16(a.expand_b) || !aligned16(a.dw_b) || !aligned16(a.project_b))
-    throw std::logic_error("tile_block: inputs and weights must be 16-byte aligned");
+  check_ir_block_args(a, s.expand, "tile_block");
   if (s.expand != (plan.tm_expand != 0)) throw std::logic_error("tile_block: plan does not match the shape");
   TbParams p;
   p.a = a;

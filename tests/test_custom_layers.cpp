@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/backend.h"
@@ -252,6 +253,24 @@ TEST(CustomBackendApi, OptionsFromEnvironmentRejectBadValues) {
   EXPECT_TRUE(d.pw_tile.empty());
 }
 
+// The blocks of `spec` with an expand layer (expand, depthwise, project) as the block kernels
+// see them at `batch`, named by their expand layer.
+std::vector<std::pair<std::string, custom::IrBlockShape>> default_block_shapes(const ModelSpec& spec, int batch) {
+  std::vector<std::pair<std::string, custom::IrBlockShape>> out;
+  for (size_t i = 0; i + 2 < spec.layers.size(); ++i) {
+    const Layer& e = spec.layers[i];
+    const Layer& d = spec.layers[i + 1];
+    const Layer& p = spec.layers[i + 2];
+    if (e.role != LayerRole::kExpand) continue;
+    custom::IrBlockShape s;
+    s.n = batch, s.h = e.in_h, s.w = e.in_w, s.cin = e.in_c, s.ch = e.out_c;
+    s.oh = d.out_h, s.ow = d.out_w, s.cout = p.out_c, s.stride = d.stride, s.pad = d.pad;
+    s.residual = p.has_residual();
+    out.emplace_back(e.name, s);
+  }
+  return out;
+}
+
 // The whole-block planner (host only): every block of the default model at batch 1 and 256
 // gets a cut whose slices cover the hidden channels exactly once, whose bands cover the
 // output rows, and whose shared memory fits; impossible shapes are refused with a reason.
@@ -260,18 +279,10 @@ TEST(CustomIrBlockPlan, CoversEveryDefaultBlockWithinSharedMemory) {
   const size_t limit = 227 * 1024;
   int blocks = 0;
   for (int batch : {1, 256}) {
-    for (size_t i = 0; i + 2 < spec.layers.size(); ++i) {
-      const Layer& e = spec.layers[i];
-      const Layer& d = spec.layers[i + 1];
-      const Layer& p = spec.layers[i + 2];
-      if (e.role != LayerRole::kExpand) continue;
+    for (const auto& [name, s] : default_block_shapes(spec, batch)) {
       ++blocks;
-      custom::IrBlockShape s;
-      s.n = batch, s.h = e.in_h, s.w = e.in_w, s.cin = e.in_c, s.ch = e.out_c;
-      s.oh = d.out_h, s.ow = d.out_w, s.cout = p.out_c, s.stride = d.stride, s.pad = d.pad;
-      s.residual = p.has_residual();
       const custom::IrBlockPlan plan = custom::plan_ir_block(s, 132, limit);
-      SCOPED_TRACE(e.name + " batch " + std::to_string(batch) + ": " + plan.str(batch));
+      SCOPED_TRACE(name + " batch " + std::to_string(batch) + ": " + plan.str(batch));
       ASSERT_TRUE(plan.ok) << plan.reason;
       EXPECT_EQ(plan.slice_ch % 4, 0);
       EXPECT_GE(plan.slices, 2);
@@ -563,18 +574,10 @@ TEST(CustomTileBlockPlan, CoversEveryDefaultBlockInOneWave) {
   const ModelSpec spec = mobilenet_v2();
   const size_t limit = 227 * 1024;
   int blocks = 0;
-  for (size_t i = 0; i + 2 < spec.layers.size(); ++i) {
-    const Layer& e = spec.layers[i];
-    const Layer& d = spec.layers[i + 1];
-    const Layer& p = spec.layers[i + 2];
-    if (e.role != LayerRole::kExpand) continue;
+  for (const auto& [name, s] : default_block_shapes(spec, 1)) {
     ++blocks;
-    custom::IrBlockShape s;
-    s.n = 1, s.h = e.in_h, s.w = e.in_w, s.cin = e.in_c, s.ch = e.out_c;
-    s.oh = d.out_h, s.ow = d.out_w, s.cout = p.out_c, s.stride = d.stride, s.pad = d.pad;
-    s.residual = p.has_residual();
     const custom::TileBlockPlan plan = custom::plan_tile_block(s, 132, limit);
-    SCOPED_TRACE(e.name + ": " + plan.str(1));
+    SCOPED_TRACE(name + ": " + plan.str(1));
     if (s.ch >= 576) {
       EXPECT_FALSE(plan.ok);
       EXPECT_NE(plan.reason.find("shared memory"), std::string::npos) << plan.reason;
