@@ -31,6 +31,9 @@
 //       clock64 at kTileTracePoints points (the default kernels are separate instances).
 //       H200 batch 1: the projection takes 2.2-2.9 µs in every tile block, 56-84 thread
 //       tiles of 512 threads each running a 24-36-step chain (custom/NOTES.md, session 7).
+//   v1.3 (NOT GPU-run yet) the expand's epilogue without the per-element image test: edge
+//       tiles zero their outside pixels in a pass after the GEMM (3-5: 816 tiles x 4
+//       elements had a runtime division each; the expand took 3.7 µs).
 //   v1.2 (NOT GPU-run yet) the projection's K split `ksplit` ways over the idle threads:
 //       partial products into shared memory [ksplit][pixels][ldo], summed in split order in
 //       the store loop (deterministic). Planner: the most splits (8, 4, 2) that keep every
@@ -230,16 +233,25 @@ __global__ void __launch_bounds__(kTileBlockThreads, 1) tile_block_kernel(const 
   __syncthreads();
   tb_trace<kTrace>(p, 3);
 
-  // (3) Expand the whole window; pixels outside the image are the depthwise zero padding.
+  // (3) Expand the whole window; then, in the tiles at the image's edge only, the window
+  // pixels outside the image are set to 0 (the depthwise zero padding) after a barrier, so
+  // that the GEMM's epilogue needs no per-element position test (a runtime division each).
   if constexpr (kExpand) {
     smem_gemm<T>(p.tm_expand, xs, ldx, we, p.ldh, in_px, cq, p.cin, [&](int m, int q, float4 v) {
-      const int r = m / p.in_tw, c = m - r * p.in_tw;
-      const bool inside = unsigned(ih0 + r) < unsigned(p.h) && unsigned(iw0 + c) < unsigned(p.w);
       v = add4(v, f4(be + 4 * q));
-      if (p.expand_relu6) v = relu6_4(v);
-      st4(es + m * lde + 4 * q, inside ? v : make_float4(0.f, 0.f, 0.f, 0.f));
+      st4(es + m * lde + 4 * q, p.expand_relu6 ? relu6_4(v) : v);
     });
     __syncthreads();
+    const int r_lo = max(0, -ih0), r_hi = min(p.in_th, p.h - ih0);
+    const int c_lo = max(0, -iw0), c_hi = min(p.in_tw, p.w - iw0);
+    if (r_lo > 0 || r_hi < p.in_th || c_lo > 0 || c_hi < p.in_tw) {  // the same in every thread
+      for (int f = tid; f < in_px * cq; f += T) {
+        const int pix = f / cq, r = pix / p.in_tw, c = pix - r * p.in_tw;
+        if (r < r_lo || r >= r_hi || c < c_lo || c >= c_hi)
+          st4(es + pix * lde + 4 * (f - pix * cq), make_float4(0.f, 0.f, 0.f, 0.f));
+      }
+      __syncthreads();
+    }
   }
   tb_trace<kTrace>(p, 4);
 
