@@ -429,7 +429,7 @@ class CustomBackend final : public Backend {
       return none;
     }
     return custom::plan_tile_block(sh, sm_count_, size_t(smem_optin_), options_.tile_block_th,
-                                   options_.tile_block_tw);
+                                   options_.tile_block_tw, options_.tile_ksplit);
   }
 
   // Layers i, i+1 as a block without expand layer (depthwise 3x3 -> project 1x1; MobileNetV2's

@@ -85,6 +85,7 @@ CustomOptions CustomOptions::from_env() {
   o.block_late_wp = env_flag("MBV2_CUSTOM_BLOCK_LATE_WP", o.block_late_wp);
   o.conv_pool = env_flag("MBV2_CUSTOM_CONV_POOL", o.conv_pool);
   o.tile_dw_project = env_flag("MBV2_CUSTOM_TILE_DW_PROJECT", o.tile_dw_project);
+  o.tile_ksplit = env_int("MBV2_CUSTOM_TILE_KSPLIT", 0, 16, o.tile_ksplit);
   o.tile_block_px = env_int("MBV2_CUSTOM_TILE_BLOCK", 0, 112 * 112, o.tile_block_px);
   if (const char* v = env("MBV2_CUSTOM_TILE_BLOCK_TILE")) {
     const std::string s(v);
@@ -112,6 +113,7 @@ std::string CustomOptions::str() const {
   if (!block_late_wp) s << " block_late_wp=0";
   s << " tile_block=" << tile_block_px;
   if (tile_block_th) s << " tile_block_tile=" << tile_block_th << "x" << tile_block_tw;
+  if (tile_ksplit) s << " tile_ksplit=" << tile_ksplit;
   if (!tile_dw_project) s << " tile_dw_project=0";
   if (conv_pool) s << " conv_pool=1";
   if (trace) s << " trace=1";

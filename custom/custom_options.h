@@ -18,6 +18,8 @@
 //                               batch run as one kernel per 2-D output tile holding every
 //                               hidden channel (tile_block.cu; 0 = never; default 3136)
 //   MBV2_CUSTOM_TILE_BLOCK_TILE=THxTW  tile blocks: force the output tile (auto = planner)
+//   MBV2_CUSTOM_TILE_KSPLIT=N   tile blocks: the projection's K split N ways (0 = planner,
+//                               default; 1 = none)
 //   MBV2_CUSTOM_TILE_DW_PROJECT=0|1 tile blocks also for depthwise -> project pairs without an
 //                               expand layer (MobileNetV2's first block; default 1)
 //   MBV2_CUSTOM_CONV_POOL=0|1   forward(): a 1x1 conv followed by the global average pool as
@@ -46,6 +48,7 @@
 //   v6  block_reduce, block_occ and stem_fusion removed (measured slower or no gain, NOTES.md).
 //   v7  block_late_wp; trace.
 //   v8  block_late_wp on by default; tile_block_px, tile_block_th / tw, tile_dw_project; conv_pool.
+//   v9  tile_ksplit.
 #pragma once
 
 #include <memory>
@@ -63,6 +66,7 @@ struct CustomOptions {
   int block_tm_expand = 0, block_tm_project = 0;  ///< 0: the planner; 1, 2, 4: pixels per thread tile
   int tile_block_px = 3136;  ///< 0: no tile blocks; N: blocks with N..112x112 input pixels over the batch
   int tile_block_th = 0, tile_block_tw = 0;
+  int tile_ksplit = 0;  ///< 0: the planner; N: K splits of the tile blocks' projection (1 = none)
   bool tile_dw_project = true;  ///< tile blocks also for depthwise -> project without expand  ///< 0: the planner; else the output tile of tile blocks
   bool conv_pool = false;  ///< last 1x1 conv + pool as one kernel at batch <= 8 (H200 b1: +2.4 µs)
   bool trace = false;  ///< fused blocks record phase timestamps (custom_trace_report)

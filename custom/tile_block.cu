@@ -29,6 +29,16 @@
 //       expanded-window array.
 //   Phase trace (MBV2_CUSTOM_TRACE=1, tools/mbv2_ir_trace): kTrace instantiations stamp
 //       clock64 at kTileTracePoints points (the default kernels are separate instances).
+//       H200 batch 1: the projection takes 2.2-2.9 µs in every tile block, 56-84 thread
+//       tiles of 512 threads each running a 24-36-step chain (custom/NOTES.md, session 7).
+//   v1.3 (NOT GPU-run yet) the expand's epilogue without the per-element image test: edge
+//       tiles zero their outside pixels in a pass after the GEMM (3-5: 816 tiles x 4
+//       elements had a runtime division each; the expand took 3.7 µs).
+//   v1.2 (NOT GPU-run yet) the projection's K split `ksplit` ways over the idle threads:
+//       partial products into shared memory [ksplit][pixels][ldo], summed in split order in
+//       the store loop (deterministic). Planner: the most splits (8, 4, 2) that keep every
+//       (split, tile) item on its own thread and >= 16 k per split. Prediction: ~2.5 ->
+//       ~0.8 µs per tile block.
 #include "custom/tile_block.h"
 
 #include <algorithm>
@@ -49,11 +59,11 @@ namespace {
 // Float offsets of the kernel's shared-memory arrays (all multiples of 4 floats). Rows of X,
 // E and D are padded by 4 floats (ir_block v2: neighbouring pixels' float4s in different banks).
 struct TbSmem {
-  int x, we, be, wd, bd, pb, e, d, wp, total;
+  int x, we, be, wd, bd, pb, e, d, part, wp, total;
 };
 
 __host__ __device__ inline TbSmem tb_smem_layout(int in_px, int out_px, int cin4, int ldh, int ldo,
-                                                 bool stage_project, bool expand) {
+                                                 bool stage_project, bool expand, int ksplit) {
   TbSmem s;
   int o = 0;
   s.x = o, o += expand ? in_px * (cin4 + 4) : 0;  // input window [in_px][cin4 + 4]
@@ -64,6 +74,7 @@ __host__ __device__ inline TbSmem tb_smem_layout(int in_px, int out_px, int cin4
   s.pb = o, o += ldo;                // projection bias
   s.e = o, o += in_px * (ldh + 4);   // expanded window [in_px][ldh + 4]
   s.d = o, o += out_px * (ldh + 4);  // depthwise tile  [out_px][ldh + 4]
+  s.part = o, o += ksplit > 1 ? ksplit * out_px * ldo : 0;  // projection partials [ksplit][out_px][ldo]
   s.wp = o, o += stage_project ? ldh * ldo : 0;  // projection weights [ldh][ldo]
   s.total = o;
   return s;
@@ -73,10 +84,59 @@ struct TbParams {
   IrBlockArgs a;
   int h, w, cin, ch, oh, ow, cout, stride, pad;
   int th, tw, in_th, in_tw, tiles_w, tiles_per_image;
-  int cin4, ldh, ldo, tm_expand, tm_project;
+  int cin4, ldh, ldo, tm_expand, tm_project, ksplit, kc;
   int stage_project, expand_relu6, dw_relu6, project_relu6, vec_out, residual;
   TbSmem sm;
 };
+
+// The projection with K split `ks` ways: item t = (split s, TM-pixel x quad tile) on its own
+// thread, k in [s * kc, min(K, (s + 1) * kc)) (kc a multiple of 4), partial sums to
+// P[s][m][4 * NQ]. The loop body is smem_gemm.cuh's tile loop (kept apart so that the
+// cluster kernel's instantiation of that loop stays as it is).
+template <int TM>
+__device__ __forceinline__ void tb_project_ksplit(const float* A, int lda, const float* B, int ldb,
+                                                  int M, int NQ, int K, int ks, int kc, float* P) {
+  const int tiles = (M + TM - 1) / TM * NQ;
+  for (int t = threadIdx.x; t < tiles * ks; t += kTileBlockThreads) {
+    const int s = t / tiles, tt = t - s * tiles;
+    const int q = tt % NQ, m0 = (tt / NQ) * TM;
+    const int k0 = s * kc, k1 = min(K, k0 + kc);
+    const int k4 = k0 + (max(0, k1 - k0) & ~3);
+    const float* a[TM];
+#pragma unroll
+    for (int i = 0; i < TM; ++i) a[i] = A + min(m0 + i, M - 1) * lda;
+    const float* b = B + 4 * q;
+    float4 acc[TM];
+#pragma unroll
+    for (int i = 0; i < TM; ++i) acc[i] = make_float4(0.f, 0.f, 0.f, 0.f);
+#pragma unroll 2
+    for (int k = k0; k < k4; k += 4) {
+      const float4 b0 = f4(b + (k + 0) * ldb), b1 = f4(b + (k + 1) * ldb);
+      const float4 b2 = f4(b + (k + 2) * ldb), b3 = f4(b + (k + 3) * ldb);
+#pragma unroll
+      for (int i = 0; i < TM; ++i) {
+        const float4 av = f4(a[i] + k);
+        float4& c = acc[i];
+        c.x = fmaf(av.x, b0.x, c.x), c.y = fmaf(av.x, b0.y, c.y), c.z = fmaf(av.x, b0.z, c.z), c.w = fmaf(av.x, b0.w, c.w);
+        c.x = fmaf(av.y, b1.x, c.x), c.y = fmaf(av.y, b1.y, c.y), c.z = fmaf(av.y, b1.z, c.z), c.w = fmaf(av.y, b1.w, c.w);
+        c.x = fmaf(av.z, b2.x, c.x), c.y = fmaf(av.z, b2.y, c.y), c.z = fmaf(av.z, b2.z, c.z), c.w = fmaf(av.z, b2.w, c.w);
+        c.x = fmaf(av.w, b3.x, c.x), c.y = fmaf(av.w, b3.y, c.y), c.z = fmaf(av.w, b3.z, c.z), c.w = fmaf(av.w, b3.w, c.w);
+      }
+    }
+    for (int k = k4; k < k1; ++k) {
+      const float4 bk = f4(b + k * ldb);
+#pragma unroll
+      for (int i = 0; i < TM; ++i) {
+        const float av = a[i][k];
+        float4& c = acc[i];
+        c.x = fmaf(av, bk.x, c.x), c.y = fmaf(av, bk.y, c.y), c.z = fmaf(av, bk.z, c.z), c.w = fmaf(av, bk.w, c.w);
+      }
+    }
+#pragma unroll
+    for (int i = 0; i < TM; ++i)
+      if (m0 + i < M) st4(P + (size_t(s) * M + m0 + i) * (4 * NQ) + 4 * q, acc[i]);
+  }
+}
 
 // Phase trace (kTrace instantiations only): thread 0 stamps clock64() at point k, and the
 // globaltimer at the first and the last point (layout of IrBlockArgs::trace).
@@ -173,16 +233,25 @@ __global__ void __launch_bounds__(kTileBlockThreads, 1) tile_block_kernel(const 
   __syncthreads();
   tb_trace<kTrace>(p, 3);
 
-  // (3) Expand the whole window; pixels outside the image are the depthwise zero padding.
+  // (3) Expand the whole window; then, in the tiles at the image's edge only, the window
+  // pixels outside the image are set to 0 (the depthwise zero padding) after a barrier, so
+  // that the GEMM's epilogue needs no per-element position test (a runtime division each).
   if constexpr (kExpand) {
     smem_gemm<T>(p.tm_expand, xs, ldx, we, p.ldh, in_px, cq, p.cin, [&](int m, int q, float4 v) {
-      const int r = m / p.in_tw, c = m - r * p.in_tw;
-      const bool inside = unsigned(ih0 + r) < unsigned(p.h) && unsigned(iw0 + c) < unsigned(p.w);
       v = add4(v, f4(be + 4 * q));
-      if (p.expand_relu6) v = relu6_4(v);
-      st4(es + m * lde + 4 * q, inside ? v : make_float4(0.f, 0.f, 0.f, 0.f));
+      st4(es + m * lde + 4 * q, p.expand_relu6 ? relu6_4(v) : v);
     });
     __syncthreads();
+    const int r_lo = max(0, -ih0), r_hi = min(p.in_th, p.h - ih0);
+    const int c_lo = max(0, -iw0), c_hi = min(p.in_tw, p.w - iw0);
+    if (r_lo > 0 || r_hi < p.in_th || c_lo > 0 || c_hi < p.in_tw) {  // the same in every thread
+      for (int f = tid; f < in_px * cq; f += T) {
+        const int pix = f / cq, r = pix / p.in_tw, c = pix - r * p.in_tw;
+        if (r < r_lo || r >= r_hi || c < c_lo || c >= c_hi)
+          st4(es + pix * lde + 4 * (f - pix * cq), make_float4(0.f, 0.f, 0.f, 0.f));
+      }
+      __syncthreads();
+    }
   }
   tb_trace<kTrace>(p, 4);
 
@@ -210,9 +279,10 @@ __global__ void __launch_bounds__(kTileBlockThreads, 1) tile_block_kernel(const 
   tb_trace<kTrace>(p, 5);
 
   // (5) Projection with bias, residual (the block's own input: window pixel (r+1, c+1)),
-  // activation and the store in its epilogue.
+  // activation and the store: in the GEMM's epilogue, or after the K splits' partials are
+  // summed in order.
   const float* B = p.stage_project ? wp : p.a.project_w;
-  smem_gemm<T>(p.tm_project, ds, lde, B, p.ldo, out_px, oq, p.ch, [&](int m, int q, float4 v) {
+  auto store = [&](int m, int q, float4 v) {
     const int r = m / p.tw, c = m - r * p.tw;
     const int oh = oh0 + r, ow = ow0 + c;
     if (oh >= p.oh || ow >= p.ow) return;
@@ -230,16 +300,55 @@ __global__ void __launch_bounds__(kTileBlockThreads, 1) tile_block_kernel(const 
         p.a.out[base + j] = p.project_relu6 ? relu6(y) : y;
       }
     }
-  });
+  };
+  if (p.ksplit > 1) {
+    float* const part = smem + p.sm.part;
+    if (p.tm_project >= 4)
+      tb_project_ksplit<4>(ds, lde, B, p.ldo, out_px, oq, p.ch, p.ksplit, p.kc, part);
+    else if (p.tm_project == 2)
+      tb_project_ksplit<2>(ds, lde, B, p.ldo, out_px, oq, p.ch, p.ksplit, p.kc, part);
+    else
+      tb_project_ksplit<1>(ds, lde, B, p.ldo, out_px, oq, p.ch, p.ksplit, p.kc, part);
+    __syncthreads();
+    for (int t = tid; t < out_px * oq; t += T) {
+      const int m = t / oq, q = t - m * oq;
+      float4 v = f4(part + m * p.ldo + 4 * q);
+      for (int s = 1; s < p.ksplit; ++s) v = add4(v, f4(part + (s * out_px + m) * p.ldo + 4 * q));
+      store(m, q, v);
+    }
+  } else {
+    smem_gemm<T>(p.tm_project, ds, lde, B, p.ldo, out_px, oq, p.ch, store);
+  }
   if constexpr (kTrace) {
     __syncthreads();  // (trace only) every thread's outputs stored
     tb_trace<kTrace>(p, 6);
   }
 }
 
+// K splits of the projection (and the k per split, a multiple of 4) for an out_px x (4 oq) x
+// ch product in tm-pixel tiles: forced (clamped so that no split is empty), or the most of
+// 8, 4, 2 that keep every (split, tile) item on its own thread with >= 16 k per split.
+void choose_ksplit(int out_px, int oq, int ch, int tm, int force, int* ks, int* kc) {
+  const int tiles = (out_px + tm - 1) / tm * oq;
+  int k = 1;
+  if (force > 0) {
+    k = force;
+  } else {
+    for (int c : {8, 4, 2})
+      if (int64_t(tiles) * c <= kTileBlockThreads && ch / c >= 16) {
+        k = c;
+        break;
+      }
+  }
+  k = std::clamp(k, 1, std::max(1, (ch + 3) / 4));
+  int c = ((ch + k - 1) / k + 3) / 4 * 4;
+  k = (ch + c - 1) / c;  // every split non-empty
+  *ks = k, *kc = c;
+}
+
 TbSmem layout_of(const IrBlockShape& s, const TileBlockPlan& p) {
   return tb_smem_layout(p.in_th * p.in_tw, p.th * p.tw, padded4(s.cin), padded4(s.ch), padded4(s.cout),
-                        p.stage_project, s.expand);
+                        p.stage_project, s.expand, p.ksplit);
 }
 
 }  // namespace
@@ -252,6 +361,7 @@ std::string TileBlockPlan::str(int batch) const {
     s << "tm " << tm_expand << "/" << tm_project;
   else
     s << "no expand, tm " << tm_project;
+  if (ksplit > 1) s << ", K/" << ksplit;
   s << ", wp "
     << (stage_project ? "smem" : "L2") << "> [" << int64_t(tiles_h) * tiles_w * batch << " blocks, "
     << smem_bytes << " B]";
@@ -259,7 +369,7 @@ std::string TileBlockPlan::str(int batch) const {
 }
 
 TileBlockPlan plan_tile_block(const IrBlockShape& s, int sm_count, size_t smem_limit, int force_th,
-                              int force_tw) {
+                              int force_tw, int force_ksplit) {
   TileBlockPlan p;
   auto refuse = [&](const std::string& why) {
     p = TileBlockPlan();
@@ -276,9 +386,12 @@ TileBlockPlan plan_tile_block(const IrBlockShape& s, int sm_count, size_t smem_l
       if (force_tw > 0 && tw != std::min(force_tw, s.ow)) continue;
       const int in_th = (th - 1) * s.stride + 3, in_tw = (tw - 1) * s.stride + 3;
       const int in_px = in_th * in_tw, out_px = th * tw;
+      const int tm_project = pick_smem_tm(out_px, ldo / 4, s.ch, kTileBlockThreads);
+      int ks = 1, kc = 0;
+      choose_ksplit(out_px, ldo / 4, s.ch, tm_project, force_ksplit, &ks, &kc);
       bool fits = false, stage = false;
       for (bool st : {true, false}) {
-        const TbSmem m = tb_smem_layout(in_px, out_px, cin4, ldh, ldo, st, s.expand);
+        const TbSmem m = tb_smem_layout(in_px, out_px, cin4, ldh, ldo, st, s.expand, ks);
         if (size_t(m.total) * sizeof(float) <= smem_limit) {
           fits = true, stage = st;
           break;
@@ -296,12 +409,12 @@ TileBlockPlan plan_tile_block(const IrBlockShape& s, int sm_count, size_t smem_l
         best = cost;
         p.th = th, p.tw = tw, p.in_th = in_th, p.in_tw = in_tw, p.tiles_h = tiles_h, p.tiles_w = tiles_w;
         p.stage_project = stage;
+        p.tm_project = tm_project, p.ksplit = ks, p.k_per_split = kc;
       }
     }
   }
   if (best < 0.0) return refuse("no output tile fits in shared memory");
   p.tm_expand = s.expand ? pick_smem_tm(p.in_th * p.in_tw, ldh / 4, s.cin, kTileBlockThreads) : 0;
-  p.tm_project = pick_smem_tm(p.th * p.tw, ldo / 4, s.ch, kTileBlockThreads);
   p.smem_bytes = size_t(layout_of(s, p).total) * sizeof(float);
   p.ok = true;
   return p;
@@ -327,6 +440,10 @@ void launch_tile_block(const IrBlockShape& s, const TileBlockPlan& plan, const I
   p.tiles_w = plan.tiles_w, p.tiles_per_image = plan.tiles_h * plan.tiles_w;
   p.cin4 = padded4(s.cin), p.ldh = padded4(s.ch), p.ldo = padded4(s.cout);
   p.tm_expand = plan.tm_expand, p.tm_project = plan.tm_project;
+  p.ksplit = plan.ksplit, p.kc = plan.k_per_split;
+  if (plan.ksplit < 1 || (plan.ksplit > 1 && (plan.k_per_split % 4 != 0 || (plan.ksplit - 1) * plan.k_per_split >= s.ch ||
+                                               plan.ksplit * plan.k_per_split < s.ch)))
+    throw std::logic_error("tile_block: bad projection K split");
   p.stage_project = plan.stage_project;
   p.expand_relu6 = s.expand_relu6, p.dw_relu6 = s.dw_relu6, p.project_relu6 = s.project_relu6;
   p.residual = s.residual;

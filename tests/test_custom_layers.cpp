@@ -206,7 +206,14 @@ TEST(CustomBackendApi, OptionsFromEnvironmentRejectBadValues) {
   }
   ::setenv("MBV2_CUSTOM_CONV_POOL", "1", 1);
   ::setenv("MBV2_CUSTOM_TILE_DW_PROJECT", "0", 1);
+  for (const char* bad : {"17", "-1", "x", "2x"}) {
+    ::setenv("MBV2_CUSTOM_TILE_KSPLIT", bad, 1);
+    EXPECT_THROW(CustomOptions::from_env(), InputError) << bad;
+  }
+  ::setenv("MBV2_CUSTOM_TILE_KSPLIT", "3", 1);
   const CustomOptions o = CustomOptions::from_env();
+  EXPECT_EQ(o.tile_ksplit, 3);
+  EXPECT_NE(o.str().find("tile_ksplit=3"), std::string::npos) << o.str();
   EXPECT_TRUE(o.conv_pool);
   EXPECT_FALSE(o.tile_dw_project);
   EXPECT_NE(o.str().find("tile_dw_project=0 conv_pool=1"), std::string::npos) << o.str();
@@ -238,12 +245,14 @@ TEST(CustomBackendApi, OptionsFromEnvironmentRejectBadValues) {
   ::unsetenv("MBV2_CUSTOM_TILE_BLOCK");
   ::unsetenv("MBV2_CUSTOM_CONV_POOL");
   ::unsetenv("MBV2_CUSTOM_TILE_DW_PROJECT");
+  ::unsetenv("MBV2_CUSTOM_TILE_KSPLIT");
   ::setenv("MBV2_CUSTOM_TILE_BLOCK_TILE", "auto", 1);
   const CustomOptions d = CustomOptions::from_env();
   ::unsetenv("MBV2_CUSTOM_TILE_BLOCK_TILE");
   EXPECT_EQ(d.tile_block_px, CustomOptions().tile_block_px);
   EXPECT_EQ(d.tile_block_th, 0);
   EXPECT_FALSE(d.conv_pool);
+  EXPECT_EQ(d.tile_ksplit, 0);
   EXPECT_TRUE(d.tile_dw_project);
   EXPECT_EQ(d.fusion, CustomOptions().fusion);
   EXPECT_EQ(d.pdl, CustomOptions().pdl);
@@ -594,10 +603,26 @@ TEST(CustomTileBlockPlan, CoversEveryDefaultBlockInOneWave) {
     EXPECT_LE(plan.tiles_h * plan.tiles_w, 132);
     EXPECT_TRUE(plan.tm_expand == 1 || plan.tm_expand == 2 || plan.tm_expand == 4);
     EXPECT_TRUE(plan.tm_project == 1 || plan.tm_project == 2 || plan.tm_project == 4);
+    // The projection's K split: every split non-empty, k per split a multiple of 4, every
+    // (split, tile) item on its own thread.
+    ASSERT_GE(plan.ksplit, 1);
+    if (plan.ksplit > 1) {
+      EXPECT_EQ(plan.k_per_split % 4, 0);
+      EXPECT_LT((plan.ksplit - 1) * plan.k_per_split, s.ch);
+      EXPECT_GE(plan.ksplit * plan.k_per_split, s.ch);
+      const int tiles = (plan.th * plan.tw + plan.tm_project - 1) / plan.tm_project * ((s.cout + 3) / 4);
+      EXPECT_LE(tiles * plan.ksplit, custom::kTileBlockThreads);
+    }
     if (s.h == 112) {
       EXPECT_EQ(plan.th * plan.tw, 28);  // 56x56 / 132 SMs: at least 24 pixels per tile
       EXPECT_EQ(plan.tiles_h * plan.tiles_w, 112);
       EXPECT_TRUE(plan.stage_project);
+      // 28 pixels x 6 quads in 2-pixel tiles = 84 items: 4 splits of K = 96 (8 would need
+      // 672 threads), 24 k each.
+      EXPECT_EQ(plan.tm_project, 2);
+      EXPECT_EQ(plan.ksplit, 4);
+      EXPECT_EQ(plan.k_per_split, 24);
+      EXPECT_NE(plan.str(1).find("K/4"), std::string::npos) << plan.str(1);
     }
   }
   EXPECT_EQ(blocks, 16);
@@ -632,6 +657,19 @@ TEST(CustomTileBlockPlan, RefusesWhatTheKernelCannotRunAndHonoursForcedTiles) {
   EXPECT_EQ(f.in_tw, 5);
   EXPECT_NE(f.str(1).find("5x3 tile"), std::string::npos) << f.str(1);
   EXPECT_NE(f.str(1).find("[228 blocks"), std::string::npos) << f.str(1);
+  // Forced K splits: 3 of K = 144 are 48 each; 16 of K = 30 clamp to 8 splits of 4 (the last
+  // 2); 1 is none.
+  const custom::TileBlockPlan k3 = custom::plan_tile_block(s, 132, 227 * 1024, 0, 0, 3);
+  ASSERT_TRUE(k3.ok) << k3.reason;
+  EXPECT_EQ(k3.ksplit, 3);
+  EXPECT_EQ(k3.k_per_split, 48);
+  EXPECT_EQ(custom::plan_tile_block(s, 132, 227 * 1024, 0, 0, 1).ksplit, 1);
+  custom::IrBlockShape narrow = s;
+  narrow.ch = 30;
+  const custom::TileBlockPlan k16 = custom::plan_tile_block(narrow, 132, 227 * 1024, 0, 0, 16);
+  ASSERT_TRUE(k16.ok) << k16.reason;
+  EXPECT_EQ(k16.ksplit, 8);
+  EXPECT_EQ(k16.k_per_split, 4);
   const custom::TileBlockPlan big = custom::plan_tile_block(s, 132, 227 * 1024, 100, 100);
   ASSERT_FALSE(big.ok);  // a 56x56 tile (58x58 window x 148 channels) does not fit
   custom::IrBlockShape small = s;

@@ -244,6 +244,13 @@ TEST(CustomNetwork, TileBlocksOnAwkwardShapes) {
       f.tile_block_th = th, f.tile_block_tw = tw;
       expect_matches_reference(spec, weights, batch, f, 93);
     }
+    // The projection without K split and with uneven splits (hidden 30 / 45 / 22 / 61 in 3:
+    // 12+12+6, 16+16+13, 8+8+6, 24+24+13).
+    for (int ks : {1, 3}) {
+      CustomOptions k = o;
+      k.tile_ksplit = ks;
+      expect_matches_reference(spec, weights, batch, k, 99);
+    }
     // The 13x13 blocks by tiles, the 7x7 ones as clusters.
     CustomOptions mixed = fusion(true, true);
     mixed.tile_block_px = batch * 13 * 13;
@@ -271,6 +278,7 @@ TEST(CustomNetwork, TileBlocksWithoutExpandLayer) {
     for (auto [th, tw] : tiles) {
       CustomOptions f = o;
       f.tile_block_th = th, f.tile_block_tw = tw;
+      f.tile_ksplit = th == 1 ? 2 : 0;  // K 10 / 12 in 2 splits (8 + 2, 8 + 4)
       expect_matches_reference(spec, weights, batch, f, 97);
     }
   }
@@ -340,6 +348,7 @@ TEST(CustomSanitize, FusedBlocksAwkwardOnce) {
     expect_matches_reference(spec, weights, batch, o, 77);
     o.tile_block_px = 1;  // the tile kernel on every block
     o.tile_block_th = batch == 3 ? 2 : 0, o.tile_block_tw = batch == 3 ? 3 : 0;
+    o.tile_ksplit = batch == 3 ? 3 : 0;  // uneven K splits of the projection; the planner's at 1
     expect_matches_reference(spec, weights, batch, o, 78);
     expect_matches_reference(dw_first_spec(), synthetic_weights(dw_first_spec(), 79), batch, o, 79);
     const ModelSpec cp = conv_pool_spec(40, 600, 5, Activation::kRelu6);
