@@ -86,6 +86,9 @@ CustomOptions CustomOptions::from_env() {
   o.conv_pool = env_flag("MBV2_CUSTOM_CONV_POOL", o.conv_pool);
   o.tile_dw_project = env_flag("MBV2_CUSTOM_TILE_DW_PROJECT", o.tile_dw_project);
   o.tile_ksplit = env_int("MBV2_CUSTOM_TILE_KSPLIT", 0, 16, o.tile_ksplit);
+  o.gemm_pairs = env_int("MBV2_CUSTOM_GEMM_PAIRS", 0, 2, o.gemm_pairs);
+  o.stem_ppt = env_int("MBV2_CUSTOM_STEM_PPT", 0, 4, o.stem_ppt);
+  if (o.stem_ppt == 3) throw InputError("MBV2_CUSTOM_STEM_PPT='3': expected 0 (planner), 1, 2 or 4");
   o.tile_block_px = env_int("MBV2_CUSTOM_TILE_BLOCK", 0, 112 * 112, o.tile_block_px);
   if (const char* v = env("MBV2_CUSTOM_TILE_BLOCK_TILE")) {
     const std::string s(v);
@@ -114,6 +117,8 @@ std::string CustomOptions::str() const {
   s << " tile_block=" << tile_block_px;
   if (tile_block_th) s << " tile_block_tile=" << tile_block_th << "x" << tile_block_tw;
   if (tile_ksplit) s << " tile_ksplit=" << tile_ksplit;
+  if (gemm_pairs != 1) s << " gemm_pairs=" << gemm_pairs;
+  if (stem_ppt) s << " stem_ppt=" << stem_ppt;
   if (!tile_dw_project) s << " tile_dw_project=0";
   if (conv_pool) s << " conv_pool=1";
   if (trace) s << " trace=1";

@@ -20,6 +20,11 @@
 //   MBV2_CUSTOM_TILE_BLOCK_TILE=THxTW  tile blocks: force the output tile (auto = planner)
 //   MBV2_CUSTOM_TILE_KSPLIT=N   tile blocks: the projection's K split N ways (0 = planner,
 //                               default; 1 = none)
+//   MBV2_CUSTOM_GEMM_PAIRS=0|1|2 fused and tile blocks: the GEMM lanes in 2 x 2 quads that
+//                               share shared-memory addresses (smem_gemm.cuh v2; 1, default),
+//                               0: v1's lane rows; 2: pairs, and the TM estimate counts 2
+//                               cycles per shared load instead of 4
+//   MBV2_CUSTOM_STEM_PPT=0|1|2|4 the stem's output pixels per thread (0: planner, 4 for now)
 //   MBV2_CUSTOM_TILE_DW_PROJECT=0|1 tile blocks also for depthwise -> project pairs without an
 //                               expand layer (MobileNetV2's first block; default 1)
 //   MBV2_CUSTOM_CONV_POOL=0|1   forward(): a 1x1 conv followed by the global average pool as
@@ -49,6 +54,7 @@
 //   v7  block_late_wp; trace.
 //   v8  block_late_wp on by default; tile_block_px, tile_block_th / tw, tile_dw_project; conv_pool.
 //   v9  tile_ksplit.
+//   v10 gemm_pairs, stem_ppt.
 #pragma once
 
 #include <memory>
@@ -67,6 +73,8 @@ struct CustomOptions {
   int tile_block_px = 3136;  ///< 0: no tile blocks; N: blocks with N..112x112 input pixels over the batch
   int tile_block_th = 0, tile_block_tw = 0;
   int tile_ksplit = 0;  ///< 0: the planner; N: K splits of the tile blocks' projection (1 = none)
+  int gemm_pairs = 1;   ///< fused / tile block GEMM lane layout (IrBlockForce::gemm_pairs)
+  int stem_ppt = 0;     ///< stem (direct conv fast path) output pixels per thread; 0: planner
   bool tile_dw_project = true;  ///< tile blocks also for depthwise -> project without expand  ///< 0: the planner; else the output tile of tile blocks
   bool conv_pool = false;  ///< last 1x1 conv + pool as one kernel at batch <= 8 (H200 b1: +2.4 µs)
   bool trace = false;  ///< fused blocks record phase timestamps (custom_trace_report)

@@ -260,6 +260,52 @@ TEST(CustomNetwork, TileBlocksOnAwkwardShapes) {
   }
 }
 
+// The fused and tile kernels' two GEMM lane layouts (smem_gemm.cuh v1 lane rows, v2 2 x 2
+// quads): each output is one thread's sum over k in the same order in both, so the logits
+// must be bit-identical, on MobileNetV2's own batch-1 plan (tile and cluster blocks) and on
+// the awkward chain at batch 3 with every TM, clusters and tiles (K split off: its split count
+// follows the tile count). Layout 2 (pairs, other TM picks) against the reference.
+TEST(CustomNetwork, GemmLaneLayoutsAreBitIdentical) {
+  MBV2_SKIP_WITHOUT_GPU();
+  struct Case {
+    const ModelSpec* spec;
+    const ModelWeights* weights;
+    int batch;
+    CustomOptions o;
+  };
+  const ModelSpec awkward = awkward_block_spec();
+  const ModelWeights awkward_w = synthetic_weights(awkward, 101);
+  std::vector<Case> cases;
+  cases.push_back({&test::default_spec(), &test::default_weights(), 1, CustomOptions{}});
+  for (int tm : {1, 2, 4}) {
+    CustomOptions c = fusion(true, true);
+    c.block_tm_expand = c.block_tm_project = tm;
+    cases.push_back({&awkward, &awkward_w, 3, c});
+    CustomOptions t = c;
+    t.tile_block_px = 1, t.tile_ksplit = 1;
+    t.tile_block_th = 2, t.tile_block_tw = 3;
+    cases.push_back({&awkward, &awkward_w, 3, t});
+  }
+  for (const Case& c : cases) {
+    const HostTensor in = random_tensor(c.spec->input_shape(c.batch), Layout::kNHWC, 102);
+    CustomOptions rows = c.o, pairs = c.o;
+    rows.gemm_pairs = 0, pairs.gemm_pairs = 1;
+    SCOPED_TRACE(c.spec->str() + " batch " + std::to_string(c.batch) + " " + pairs.str());
+    std::unique_ptr<Backend> a = prepared(*c.spec, *c.weights, c.batch, rows);
+    std::unique_ptr<Backend> b = prepared(*c.spec, *c.weights, c.batch, pairs);
+    EXPECT_EQ(a->describe_forward().find("pairs"), std::string::npos) << a->describe_forward();
+    EXPECT_NE(b->describe_forward().find("pairs"), std::string::npos) << b->describe_forward();
+    const std::vector<float> ya = run_forward(*a, *c.spec, in), yb = run_forward(*b, *c.spec, in);
+    ASSERT_EQ(ya.size(), yb.size());
+    size_t mismatches = 0;
+    for (size_t i = 0; i < ya.size(); ++i) mismatches += !(ya[i] == yb[i]);
+    EXPECT_EQ(mismatches, 0u);
+    CustomOptions other_tm = c.o;
+    other_tm.gemm_pairs = 2;
+    expect_matches_reference(*c.spec, *c.weights, c.batch, other_tm, 103);
+  }
+}
+
 // The tile kernel without expand layer, planner and forced tiles; with tile blocks off, the
 // same chain runs unfused (the cluster kernel needs an expand layer).
 TEST(CustomNetwork, TileBlocksWithoutExpandLayer) {
@@ -343,13 +389,18 @@ TEST(CustomSanitize, FusedBlocksAwkwardOnce) {
     CustomOptions o = fusion(true, batch == 3);
     o.block_slices = batch == 3 ? 16 : 0;  // non-portable clusters of up to 16 blocks
     o.block_late_wp = false;
+    o.gemm_pairs = batch == 3 ? 0 : 1;  // both GEMM lane layouts (smem_gemm.cuh v1 / v2)
     expect_matches_reference(spec, weights, batch, o, 74);
+    o.gemm_pairs = 1;
     o.block_late_wp = true;
     expect_matches_reference(spec, weights, batch, o, 77);
     o.tile_block_px = 1;  // the tile kernel on every block
     o.tile_block_th = batch == 3 ? 2 : 0, o.tile_block_tw = batch == 3 ? 3 : 0;
     o.tile_ksplit = batch == 3 ? 3 : 0;  // uneven K splits of the projection; the planner's at 1
     expect_matches_reference(spec, weights, batch, o, 78);
+    o.gemm_pairs = 0;
+    expect_matches_reference(spec, weights, batch, o, 81);
+    o.gemm_pairs = 1;
     expect_matches_reference(dw_first_spec(), synthetic_weights(dw_first_spec(), 79), batch, o, 79);
     const ModelSpec cp = conv_pool_spec(40, 600, 5, Activation::kRelu6);
     CustomOptions cpo = o;
