@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
+#include <tuple>
 
 #include "common/util.h"
 #include "custom/gemm_plan.h"
@@ -86,7 +87,16 @@ CustomOptions CustomOptions::from_env() {
   o.conv_pool = env_flag("MBV2_CUSTOM_CONV_POOL", o.conv_pool);
   o.tile_dw_project = env_flag("MBV2_CUSTOM_TILE_DW_PROJECT", o.tile_dw_project);
   o.tile_ksplit = env_int("MBV2_CUSTOM_TILE_KSPLIT", 0, 16, o.tile_ksplit);
-  o.gemm_pairs = env_int("MBV2_CUSTOM_GEMM_PAIRS", 0, 2, o.gemm_pairs);
+  for (auto [name, pairs, lds] : {std::tuple{"MBV2_CUSTOM_BLOCK_GEMM", &o.block_gemm_pairs, &o.block_tm_lds},
+                                   std::tuple{"MBV2_CUSTOM_TILE_GEMM", &o.tile_gemm_pairs, &o.tile_tm_lds}}) {
+    if (const char* v = env(name)) {
+      const std::string s(v);
+      if (s != "rows4" && s != "rows2" && s != "pairs4" && s != "pairs2")
+        throw InputError(std::string(name) + "='" + s + "': expected rows4, rows2, pairs4 or pairs2");
+      *pairs = s[0] == 'p';
+      *lds = s.back() - '0';
+    }
+  }
   o.stem_ppt = env_int("MBV2_CUSTOM_STEM_PPT", 0, 4, o.stem_ppt);
   if (o.stem_ppt == 3) throw InputError("MBV2_CUSTOM_STEM_PPT='3': expected 0 (planner), 1, 2 or 4");
   o.tile_block_px = env_int("MBV2_CUSTOM_TILE_BLOCK", 0, 112 * 112, o.tile_block_px);
@@ -117,7 +127,8 @@ std::string CustomOptions::str() const {
   s << " tile_block=" << tile_block_px;
   if (tile_block_th) s << " tile_block_tile=" << tile_block_th << "x" << tile_block_tw;
   if (tile_ksplit) s << " tile_ksplit=" << tile_ksplit;
-  if (gemm_pairs != 1) s << " gemm_pairs=" << gemm_pairs;
+  auto gemm = [](bool pairs, int lds) { return (pairs ? "pairs" : "rows") + std::to_string(lds); };
+  s << " block_gemm=" << gemm(block_gemm_pairs, block_tm_lds) << " tile_gemm=" << gemm(tile_gemm_pairs, tile_tm_lds);
   if (stem_ppt) s << " stem_ppt=" << stem_ppt;
   if (!tile_dw_project) s << " tile_dw_project=0";
   if (conv_pool) s << " conv_pool=1";

@@ -20,11 +20,12 @@
 //   MBV2_CUSTOM_TILE_BLOCK_TILE=THxTW  tile blocks: force the output tile (auto = planner)
 //   MBV2_CUSTOM_TILE_KSPLIT=N   tile blocks: the projection's K split N ways (0 = planner,
 //                               default; 1 = none)
-//   MBV2_CUSTOM_GEMM_PAIRS=0|1|2 fused and tile blocks: the GEMM lanes in 2 x 2 quads that
-//                               share shared-memory addresses (smem_gemm.cuh v2; 1, default),
-//                               0: v1's lane rows; 2: pairs, and the TM estimate counts 2
-//                               cycles per shared load instead of 4
-//   MBV2_CUSTOM_STEM_PPT=0|1|2|4 the stem's output pixels per thread (0: planner, 4 for now)
+//   MBV2_CUSTOM_BLOCK_GEMM=L    fused (cluster) blocks' GEMMs: L = rows4 | rows2 | pairs4 |
+//                               pairs2: lane rows (smem_gemm.cuh v1) or lanes in 2 x 2 quads
+//                               (v2), and the TM estimate's cycles per shared load (default rows2)
+//   MBV2_CUSTOM_TILE_GEMM=L     tile blocks' GEMMs, the same choices (default pairs4)
+//   MBV2_CUSTOM_STEM_PPT=0|1|2|4 the stem's output pixels per thread (0: planner, default:
+//                               2 at small batch, else 4)
 //   MBV2_CUSTOM_TILE_DW_PROJECT=0|1 tile blocks also for depthwise -> project pairs without an
 //                               expand layer (MobileNetV2's first block; default 1)
 //   MBV2_CUSTOM_CONV_POOL=0|1   forward(): a 1x1 conv followed by the global average pool as
@@ -54,7 +55,7 @@
 //   v7  block_late_wp; trace.
 //   v8  block_late_wp on by default; tile_block_px, tile_block_th / tw, tile_dw_project; conv_pool.
 //   v9  tile_ksplit.
-//   v10 gemm_pairs, stem_ppt.
+//   v10 block_gemm, tile_gemm, stem_ppt.
 #pragma once
 
 #include <memory>
@@ -73,7 +74,10 @@ struct CustomOptions {
   int tile_block_px = 3136;  ///< 0: no tile blocks; N: blocks with N..112x112 input pixels over the batch
   int tile_block_th = 0, tile_block_tw = 0;
   int tile_ksplit = 0;  ///< 0: the planner; N: K splits of the tile blocks' projection (1 = none)
-  int gemm_pairs = 1;   ///< fused / tile block GEMM lane layout (IrBlockForce::gemm_pairs)
+  bool block_gemm_pairs = false;  ///< cluster blocks: GEMM lanes in 2 x 2 quads (IrBlockForce)
+  int block_tm_lds = 2;           ///< cluster blocks: TM estimate's cycles per shared load
+  bool tile_gemm_pairs = true;    ///< tile blocks: GEMM lanes in 2 x 2 quads
+  int tile_tm_lds = 4;            ///< tile blocks: TM estimate's cycles per shared load
   int stem_ppt = 0;     ///< stem (direct conv fast path) output pixels per thread; 0: planner
   bool tile_dw_project = true;  ///< tile blocks also for depthwise -> project without expand  ///< 0: the planner; else the output tile of tile blocks
   bool conv_pool = false;  ///< last 1x1 conv + pool as one kernel at batch <= 8 (H200 b1: +2.4 µs)

@@ -417,8 +417,8 @@ auto ir_block_kernel_for(const IrBlockPlan& plan, bool trace) {
 }
 
 // Rows per thread tile: smem_gemm.cuh's pipe-aware estimate for 512 threads.
-int pick_tm(int m, int nq, int k, int gemm_pairs) {
-  return pick_smem_tm(m, nq, k, kIrBlockThreads, gemm_pairs >= 2 ? 2 : 4);
+int pick_tm(int m, int nq, int k, int lds_cycles) {
+  return pick_smem_tm(m, nq, k, kIrBlockThreads, lds_cycles);
 }
 
 IrSmem layout_of(const IrBlockShape& s, const IrBlockPlan& p) {
@@ -513,9 +513,9 @@ IrBlockPlan plan_ir_block(const IrBlockShape& s, int sm_count, size_t smem_limit
   p.bands = (s.oh + p.rows - 1) / p.rows;
   if (int64_t(p.bands) * s.n > 0x7fffffff) return refuse("grid too large");
   auto tm_or = [](int forced, int picked) { return forced >= 4 ? 4 : forced >= 2 ? 2 : forced == 1 ? 1 : picked; };
-  p.tm_expand = tm_or(force.tm_expand, pick_tm(p.in_rows * s.w, p.slice_ch / 4, s.cin, force.gemm_pairs));
-  p.tm_project = tm_or(force.tm_project, pick_tm(p.rows * s.ow, padded4(s.cout) / 4, p.slice_ch, force.gemm_pairs));
-  p.gemm_pairs = force.gemm_pairs > 0;
+  p.tm_expand = tm_or(force.tm_expand, pick_tm(p.in_rows * s.w, p.slice_ch / 4, s.cin, force.tm_lds_cycles));
+  p.tm_project = tm_or(force.tm_project, pick_tm(p.rows * s.ow, padded4(s.cout) / 4, p.slice_ch, force.tm_lds_cycles));
+  p.gemm_pairs = force.gemm_pairs;
   p.late_project_weights = force.late_project_weights;
   p.smem_bytes = size_t(layout_of(s, p).total) * sizeof(float);
   p.ok = true;

@@ -17,7 +17,9 @@
 //   v1.2 Fast path with 4, 2 or 1 output pixels per thread (plan.ppt): at batch 1 the
 //       4-pixel items give 112 blocks of 128 threads, one warp per scheduler, each thread
 //       ~860 FMAs in sequence; 2 or 1 pixels per thread put 256 or 512 threads on the same
-//       tile (MBV2_CUSTOM_STEM_PPT; the planner keeps 4 until measured).
+//       tile (MBV2_CUSTOM_STEM_PPT). H200 batch 1, graph end to end, 3 rounds: 2 pixels
+//       157.04 / 157.12 / 157.17 µs, 1 pixel 158.44 / 158.22 / 158.21, 4 pixels ~158.2:
+//       the planner takes 2 for 4-row tiles (small batch), 4 otherwise.
 #include "custom/stem_conv.h"
 
 #include <algorithm>
@@ -227,7 +229,10 @@ DirectConvPlan plan_direct_conv(const DirectConvArgs& a, int sm_count, int force
         int64_t(ceil_div(a.ow, plan.tile_w)) * ceil_div(a.oh, 8) * std::max(1, a.n);
     if (blocks8 < 2 * int64_t(sm_count)) plan.tile_h = 4;
   }
-  plan.ppt = plan.fast ? (force_ppt == 1 || force_ppt == 2 ? force_ppt : kFastPpt) : kGenericPpt;
+  // 2 pixels per thread where the grid is short of 2 blocks per SM (4-row tiles; H200 batch
+  // 1: 157.1 vs 158.2 µs end to end with 4, 158.3 with 1); else 4.
+  plan.ppt = kGenericPpt;
+  if (plan.fast) plan.ppt = force_ppt == 1 || force_ppt == 2 || force_ppt == 4 ? force_ppt : (plan.tile_h == 4 ? 2 : kFastPpt);
   plan.groups = ceil_div(a.cout, cpt);
   plan.ldw = plan.groups * cpt;
   const int items = plan.tile_h * (plan.tile_w / plan.ppt) * plan.groups;

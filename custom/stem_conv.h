@@ -34,7 +34,8 @@ struct DirectConvPlan {
 
 /// Chooses the variant, or throws NotSupportedError when the weights and input tile do not
 /// fit in shared memory.
-/// force_ppt 1 or 2: that many output pixels per thread in the fast path (else 4).
+/// force_ppt 1, 2 or 4: that many output pixels per thread in the fast path (0: 2 for the
+/// 4-row tiles of small batches, else 4).
 DirectConvPlan plan_direct_conv(const DirectConvArgs& shape, int sm_count, int force_ppt = 0);
 
 /// Weights OIHW [Cout][Cin][k][k] -> [(kh * k + kw) * Cin + ci][plan.ldw], zero padded.

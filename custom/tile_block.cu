@@ -381,7 +381,7 @@ std::string TileBlockPlan::str(int batch) const {
 }
 
 TileBlockPlan plan_tile_block(const IrBlockShape& s, int sm_count, size_t smem_limit, int force_th,
-                              int force_tw, int force_ksplit, int gemm_pairs) {
+                              int force_tw, int force_ksplit, bool gemm_pairs, int tm_lds_cycles) {
   TileBlockPlan p;
   auto refuse = [&](const std::string& why) {
     p = TileBlockPlan();
@@ -391,7 +391,7 @@ TileBlockPlan plan_tile_block(const IrBlockShape& s, int sm_count, size_t smem_l
   if (const std::string why = ir_block_shape_problem(s); !why.empty()) return refuse(why);
   sm_count = std::max(sm_count, 1);
   const int cin4 = padded4(s.cin), ldh = padded4(s.ch), ldo = padded4(s.cout);
-  const int lds_cycles = gemm_pairs >= 2 ? 2 : 4;
+  const int lds_cycles = tm_lds_cycles;
   double best = -1.0;
   for (int th = 1; th <= s.oh; ++th) {
     if (force_th > 0 && th != std::min(force_th, s.oh)) continue;
@@ -428,7 +428,7 @@ TileBlockPlan plan_tile_block(const IrBlockShape& s, int sm_count, size_t smem_l
   }
   if (best < 0.0) return refuse("no output tile fits in shared memory");
   p.tm_expand = s.expand ? pick_smem_tm(p.in_th * p.in_tw, ldh / 4, s.cin, kTileBlockThreads, lds_cycles) : 0;
-  p.gemm_pairs = gemm_pairs > 0;
+  p.gemm_pairs = gemm_pairs;
   p.smem_bytes = size_t(layout_of(s, p).total) * sizeof(float);
   p.ok = true;
   return p;

@@ -216,15 +216,21 @@ TEST(CustomBackendApi, OptionsFromEnvironmentRejectBadValues) {
     EXPECT_THROW(CustomOptions::from_env(), InputError) << bad;
   }
   ::setenv("MBV2_CUSTOM_STEM_PPT", "2", 1);
-  for (const char* bad : {"3", "-1", "yes"}) {
-    ::setenv("MBV2_CUSTOM_GEMM_PAIRS", bad, 1);
-    EXPECT_THROW(CustomOptions::from_env(), InputError) << bad;
+  for (const char* name : {"MBV2_CUSTOM_BLOCK_GEMM", "MBV2_CUSTOM_TILE_GEMM"}) {
+    for (const char* bad : {"rows", "pairs3", "2", "Rows4"}) {
+      ::setenv(name, bad, 1);
+      EXPECT_THROW(CustomOptions::from_env(), InputError) << name << "=" << bad;
+    }
   }
-  ::setenv("MBV2_CUSTOM_GEMM_PAIRS", "0", 1);
+  ::setenv("MBV2_CUSTOM_BLOCK_GEMM", "pairs4", 1);
+  ::setenv("MBV2_CUSTOM_TILE_GEMM", "rows2", 1);
   const CustomOptions o = CustomOptions::from_env();
   EXPECT_EQ(o.stem_ppt, 2);
-  EXPECT_EQ(o.gemm_pairs, 0);
-  EXPECT_NE(o.str().find("gemm_pairs=0 stem_ppt=2"), std::string::npos) << o.str();
+  EXPECT_TRUE(o.block_gemm_pairs);
+  EXPECT_EQ(o.block_tm_lds, 4);
+  EXPECT_FALSE(o.tile_gemm_pairs);
+  EXPECT_EQ(o.tile_tm_lds, 2);
+  EXPECT_NE(o.str().find("block_gemm=pairs4 tile_gemm=rows2 stem_ppt=2"), std::string::npos) << o.str();
   EXPECT_EQ(o.tile_ksplit, 3);
   EXPECT_NE(o.str().find("tile_ksplit=3"), std::string::npos) << o.str();
   EXPECT_TRUE(o.conv_pool);
@@ -260,7 +266,8 @@ TEST(CustomBackendApi, OptionsFromEnvironmentRejectBadValues) {
   ::unsetenv("MBV2_CUSTOM_TILE_DW_PROJECT");
   ::unsetenv("MBV2_CUSTOM_TILE_KSPLIT");
   ::unsetenv("MBV2_CUSTOM_STEM_PPT");
-  ::unsetenv("MBV2_CUSTOM_GEMM_PAIRS");
+  ::unsetenv("MBV2_CUSTOM_BLOCK_GEMM");
+  ::unsetenv("MBV2_CUSTOM_TILE_GEMM");
   ::setenv("MBV2_CUSTOM_TILE_BLOCK_TILE", "auto", 1);
   const CustomOptions d = CustomOptions::from_env();
   ::unsetenv("MBV2_CUSTOM_TILE_BLOCK_TILE");
@@ -268,7 +275,7 @@ TEST(CustomBackendApi, OptionsFromEnvironmentRejectBadValues) {
   EXPECT_EQ(d.tile_block_th, 0);
   EXPECT_FALSE(d.conv_pool);
   EXPECT_EQ(d.tile_ksplit, 0);
-  EXPECT_EQ(d.gemm_pairs, 1);
+  EXPECT_NE(d.str().find("block_gemm=rows2 tile_gemm=pairs4"), std::string::npos) << d.str();
   EXPECT_EQ(d.stem_ppt, 0);
   EXPECT_TRUE(d.tile_dw_project);
   EXPECT_EQ(d.fusion, CustomOptions().fusion);
