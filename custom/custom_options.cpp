@@ -87,13 +87,15 @@ CustomOptions CustomOptions::from_env() {
   o.conv_pool = env_flag("MBV2_CUSTOM_CONV_POOL", o.conv_pool);
   o.tile_dw_project = env_flag("MBV2_CUSTOM_TILE_DW_PROJECT", o.tile_dw_project);
   o.tile_ksplit = env_int("MBV2_CUSTOM_TILE_KSPLIT", 0, 16, o.tile_ksplit);
-  for (auto [name, pairs, lds] : {std::tuple{"MBV2_CUSTOM_BLOCK_GEMM", &o.block_gemm_pairs, &o.block_tm_lds},
-                                   std::tuple{"MBV2_CUSTOM_TILE_GEMM", &o.tile_gemm_pairs, &o.tile_tm_lds}}) {
+  for (auto [name, layout, lds] : {std::tuple{"MBV2_CUSTOM_BLOCK_GEMM", &o.block_gemm_layout, &o.block_tm_lds},
+                                    std::tuple{"MBV2_CUSTOM_TILE_GEMM", &o.tile_gemm_layout, &o.tile_tm_lds}}) {
     if (const char* v = env(name)) {
       const std::string s(v);
-      if (s != "rows4" && s != "rows2" && s != "pairs4" && s != "pairs2")
-        throw InputError(std::string(name) + "='" + s + "': expected rows4, rows2, pairs4 or pairs2");
-      *pairs = s[0] == 'p';
+      const std::string kind = s.empty() ? s : s.substr(0, s.size() - 1);
+      const int l = kind == "rows" ? 0 : kind == "pairs" ? 1 : kind == "mixed" ? 2 : -1;
+      if (l < 0 || (s.back() != '2' && s.back() != '4'))
+        throw InputError(std::string(name) + "='" + s + "': expected rows, pairs or mixed, then 4 or 2 (e.g. mixed2)");
+      *layout = l;
       *lds = s.back() - '0';
     }
   }
@@ -127,8 +129,10 @@ std::string CustomOptions::str() const {
   s << " tile_block=" << tile_block_px;
   if (tile_block_th) s << " tile_block_tile=" << tile_block_th << "x" << tile_block_tw;
   if (tile_ksplit) s << " tile_ksplit=" << tile_ksplit;
-  auto gemm = [](bool pairs, int lds) { return (pairs ? "pairs" : "rows") + std::to_string(lds); };
-  s << " block_gemm=" << gemm(block_gemm_pairs, block_tm_lds) << " tile_gemm=" << gemm(tile_gemm_pairs, tile_tm_lds);
+  auto gemm = [](int layout, int lds) {
+    return std::string(layout == 1 ? "pairs" : layout == 2 ? "mixed" : "rows") + std::to_string(lds);
+  };
+  s << " block_gemm=" << gemm(block_gemm_layout, block_tm_lds) << " tile_gemm=" << gemm(tile_gemm_layout, tile_tm_lds);
   if (stem_ppt) s << " stem_ppt=" << stem_ppt;
   if (!tile_dw_project) s << " tile_dw_project=0";
   if (conv_pool) s << " conv_pool=1";

@@ -14,7 +14,11 @@
 //       session-5 profile of the fused blocks measured 3.2-3.5 wavefronts per LDS.128, and
 //       the TM 4 loop issues 8 of them per 64 FMAs: the GEMM phases were bound by the
 //       shared-memory return path, not by the FMA pipes. Each output still comes from one
-//       thread with the same k order: the results are bit-identical to v1's.
+//       thread with the same k order: the results are bit-identical to v1's. ptxas (CUDA
+//       13.0, sm_90) emits no LDS.U for it (cuobjdump); measured on the H200 it is still
+//       faster at TM 2 (and, with the TM estimate at 2 cycles per load, picks TM 2 more
+//       often) and at TM 4 in the tile kernel's expand, slower at TM 4 in the cluster kernel:
+//       kGemmMixed takes quads below TM 4 only (custom/NOTES.md, session 8).
 #pragma once
 
 #include <cuda_runtime.h>
@@ -133,22 +137,30 @@ __device__ __forceinline__ void tile_gemm_pairs(const float* A, int lda, const f
   }
 }
 
-// tm: 1, 2, 4 pixels per thread tile; kPairs: the v2 lane layout.
-template <int kThreads, bool kPairs = false, class Epi>
+// Lane layouts of smem_gemm: v1 lane rows, v2 2 x 2 quads, or quads for TM 1 / 2 and rows for
+// TM 4 (the H200's phase traces of the fused blocks: quads faster at TM 2, rows at TM 4).
+enum GemmLayout : int { kGemmRows = 0, kGemmPairs = 1, kGemmMixed = 2 };
+constexpr bool gemm_pairs_at(int layout, int tm) {
+  return layout == kGemmPairs || (layout == kGemmMixed && tm < 4);
+}
+
+// tm: 1, 2, 4 pixels per thread tile; kLayout: a GemmLayout.
+template <int kThreads, int kLayout = kGemmRows, class Epi>
 __device__ __forceinline__ void smem_gemm(int tm, const float* A, int lda, const float* B, int ldb,
                                           int M, int NQ, int K, Epi&& epi) {
-  if constexpr (kPairs) {
-    if (tm >= 4)
+  if (tm >= 4) {
+    if constexpr (gemm_pairs_at(kLayout, 4))
       tile_gemm_pairs<4, kThreads>(A, lda, B, ldb, M, NQ, K, epi);
-    else if (tm == 2)
+    else
+      tile_gemm<4, kThreads>(A, lda, B, ldb, M, NQ, K, epi);
+  } else if (tm == 2) {
+    if constexpr (gemm_pairs_at(kLayout, 2))
       tile_gemm_pairs<2, kThreads>(A, lda, B, ldb, M, NQ, K, epi);
     else
-      tile_gemm_pairs<1, kThreads>(A, lda, B, ldb, M, NQ, K, epi);
-  } else {
-    if (tm >= 4)
-      tile_gemm<4, kThreads>(A, lda, B, ldb, M, NQ, K, epi);
-    else if (tm == 2)
       tile_gemm<2, kThreads>(A, lda, B, ldb, M, NQ, K, epi);
+  } else {
+    if constexpr (gemm_pairs_at(kLayout, 1))
+      tile_gemm_pairs<1, kThreads>(A, lda, B, ldb, M, NQ, K, epi);
     else
       tile_gemm<1, kThreads>(A, lda, B, ldb, M, NQ, K, epi);
   }

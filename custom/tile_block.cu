@@ -166,7 +166,7 @@ __device__ __forceinline__ void tb_trace(const TbParams& p, int k) {
 }
 
 // kExpand = false: no expand layer; the input window is staged into `es` directly.
-template <bool kExpand, bool kTrace, bool kPairs>
+template <bool kExpand, bool kTrace, int kLayout>
 __global__ void __launch_bounds__(kTileBlockThreads, 1) tile_block_kernel(const TbParams p) {
   constexpr int T = kTileBlockThreads;
   extern __shared__ __align__(16) float smem[];
@@ -248,7 +248,7 @@ __global__ void __launch_bounds__(kTileBlockThreads, 1) tile_block_kernel(const 
   // pixels outside the image are set to 0 (the depthwise zero padding) after a barrier, so
   // that the GEMM's epilogue needs no per-element position test (a runtime division each).
   if constexpr (kExpand) {
-    smem_gemm<T, kPairs>(p.tm_expand, xs, ldx, we, p.ldh, in_px, cq, p.cin, [&](int m, int q, float4 v) {
+    smem_gemm<T, kLayout>(p.tm_expand, xs, ldx, we, p.ldh, in_px, cq, p.cin, [&](int m, int q, float4 v) {
       v = add4(v, f4(be + 4 * q));
       st4(es + m * lde + 4 * q, p.expand_relu6 ? relu6_4(v) : v);
     });
@@ -315,11 +315,11 @@ __global__ void __launch_bounds__(kTileBlockThreads, 1) tile_block_kernel(const 
   if (p.ksplit > 1) {
     float* const part = smem + p.sm.part;
     if (p.tm_project >= 4)
-      tb_project_ksplit<4, kPairs>(ds, lde, B, p.ldo, out_px, oq, p.ch, p.ksplit, p.kc, part);
+      tb_project_ksplit<4, gemm_pairs_at(kLayout, 4)>(ds, lde, B, p.ldo, out_px, oq, p.ch, p.ksplit, p.kc, part);
     else if (p.tm_project == 2)
-      tb_project_ksplit<2, kPairs>(ds, lde, B, p.ldo, out_px, oq, p.ch, p.ksplit, p.kc, part);
+      tb_project_ksplit<2, gemm_pairs_at(kLayout, 2)>(ds, lde, B, p.ldo, out_px, oq, p.ch, p.ksplit, p.kc, part);
     else
-      tb_project_ksplit<1, kPairs>(ds, lde, B, p.ldo, out_px, oq, p.ch, p.ksplit, p.kc, part);
+      tb_project_ksplit<1, gemm_pairs_at(kLayout, 1)>(ds, lde, B, p.ldo, out_px, oq, p.ch, p.ksplit, p.kc, part);
     __syncthreads();
     for (int t = tid; t < out_px * oq; t += T) {
       const int m = t / oq, q = t - m * oq;
@@ -328,7 +328,7 @@ __global__ void __launch_bounds__(kTileBlockThreads, 1) tile_block_kernel(const 
       store(m, q, v);
     }
   } else {
-    smem_gemm<T, kPairs>(p.tm_project, ds, lde, B, p.ldo, out_px, oq, p.ch, store);
+    smem_gemm<T, kLayout>(p.tm_project, ds, lde, B, p.ldo, out_px, oq, p.ch, store);
   }
   if constexpr (kTrace) {
     __syncthreads();  // (trace only) every thread's outputs stored
@@ -373,7 +373,7 @@ std::string TileBlockPlan::str(int batch) const {
   else
     s << "no expand, tm " << tm_project;
   if (ksplit > 1) s << ", K/" << ksplit;
-  if (gemm_pairs) s << ", pairs";
+  if (gemm_layout) s << (gemm_layout == 1 ? ", pairs" : ", mixed");
   s << ", wp "
     << (stage_project ? "smem" : "L2") << "> [" << int64_t(tiles_h) * tiles_w * batch << " blocks, "
     << smem_bytes << " B]";
@@ -381,7 +381,7 @@ std::string TileBlockPlan::str(int batch) const {
 }
 
 TileBlockPlan plan_tile_block(const IrBlockShape& s, int sm_count, size_t smem_limit, int force_th,
-                              int force_tw, int force_ksplit, bool gemm_pairs, int tm_lds_cycles) {
+                              int force_tw, int force_ksplit, int gemm_layout, int tm_lds_cycles) {
   TileBlockPlan p;
   auto refuse = [&](const std::string& why) {
     p = TileBlockPlan();
@@ -428,17 +428,19 @@ TileBlockPlan plan_tile_block(const IrBlockShape& s, int sm_count, size_t smem_l
   }
   if (best < 0.0) return refuse("no output tile fits in shared memory");
   p.tm_expand = s.expand ? pick_smem_tm(p.in_th * p.in_tw, ldh / 4, s.cin, kTileBlockThreads, lds_cycles) : 0;
-  p.gemm_pairs = gemm_pairs;
+  p.gemm_layout = gemm_layout;
   p.smem_bytes = size_t(layout_of(s, p).total) * sizeof(float);
   p.ok = true;
   return p;
 }
 
 void configure_tile_block(size_t smem_bytes) {
-  for (auto kernel : {tile_block_kernel<true, false, false>, tile_block_kernel<false, false, false>,
-                      tile_block_kernel<true, true, false>, tile_block_kernel<false, true, false>,
-                      tile_block_kernel<true, false, true>, tile_block_kernel<false, false, true>,
-                      tile_block_kernel<true, true, true>, tile_block_kernel<false, true, true>})
+  for (auto kernel : {tile_block_kernel<true, false, kGemmRows>, tile_block_kernel<false, false, kGemmRows>,
+                      tile_block_kernel<true, true, kGemmRows>, tile_block_kernel<false, true, kGemmRows>,
+                      tile_block_kernel<true, false, kGemmPairs>, tile_block_kernel<false, false, kGemmPairs>,
+                      tile_block_kernel<true, true, kGemmPairs>, tile_block_kernel<false, true, kGemmPairs>,
+                      tile_block_kernel<true, false, kGemmMixed>, tile_block_kernel<false, false, kGemmMixed>,
+                      tile_block_kernel<true, true, kGemmMixed>, tile_block_kernel<false, true, kGemmMixed>})
     MBV2_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                          int(std::max<size_t>(smem_bytes, 48 * 1024))));
 }
@@ -468,11 +470,17 @@ void launch_tile_block(const IrBlockShape& s, const TileBlockPlan& plan, const I
   if (size_t(p.sm.total) * sizeof(float) != plan.smem_bytes)
     throw std::logic_error("tile_block: plan does not match the shape");
   const dim3 grid(unsigned(int64_t(plan.tiles_h) * plan.tiles_w * s.n));
-  auto kernel = plan.gemm_pairs
-                    ? (a.trace ? (s.expand ? tile_block_kernel<true, true, true> : tile_block_kernel<false, true, true>)
-                               : (s.expand ? tile_block_kernel<true, false, true> : tile_block_kernel<false, false, true>))
-                    : (a.trace ? (s.expand ? tile_block_kernel<true, true, false> : tile_block_kernel<false, true, false>)
-                               : (s.expand ? tile_block_kernel<true, false, false> : tile_block_kernel<false, false, false>));
+  auto pick = [&](auto expand_trace, auto expand_plain, auto plain_trace, auto plain_plain) {
+    return a.trace ? (s.expand ? expand_trace : plain_trace) : (s.expand ? expand_plain : plain_plain);
+  };
+  auto kernel = plan.gemm_layout == kGemmPairs
+                    ? pick(tile_block_kernel<true, true, kGemmPairs>, tile_block_kernel<true, false, kGemmPairs>,
+                           tile_block_kernel<false, true, kGemmPairs>, tile_block_kernel<false, false, kGemmPairs>)
+                : plan.gemm_layout == kGemmMixed
+                    ? pick(tile_block_kernel<true, true, kGemmMixed>, tile_block_kernel<true, false, kGemmMixed>,
+                           tile_block_kernel<false, true, kGemmMixed>, tile_block_kernel<false, false, kGemmMixed>)
+                    : pick(tile_block_kernel<true, true, kGemmRows>, tile_block_kernel<true, false, kGemmRows>,
+                           tile_block_kernel<false, true, kGemmRows>, tile_block_kernel<false, false, kGemmRows>);
   launch_kernel(kernel, grid, dim3(kTileBlockThreads), plan.smem_bytes, stream, pdl, p);
 }
 

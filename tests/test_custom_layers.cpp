@@ -217,7 +217,7 @@ TEST(CustomBackendApi, OptionsFromEnvironmentRejectBadValues) {
   }
   ::setenv("MBV2_CUSTOM_STEM_PPT", "2", 1);
   for (const char* name : {"MBV2_CUSTOM_BLOCK_GEMM", "MBV2_CUSTOM_TILE_GEMM"}) {
-    for (const char* bad : {"rows", "pairs3", "2", "Rows4"}) {
+    for (const char* bad : {"rows", "pairs3", "2", "Rows4", "mixed"}) {
       ::setenv(name, bad, 1);
       EXPECT_THROW(CustomOptions::from_env(), InputError) << name << "=" << bad;
     }
@@ -226,9 +226,9 @@ TEST(CustomBackendApi, OptionsFromEnvironmentRejectBadValues) {
   ::setenv("MBV2_CUSTOM_TILE_GEMM", "rows2", 1);
   const CustomOptions o = CustomOptions::from_env();
   EXPECT_EQ(o.stem_ppt, 2);
-  EXPECT_TRUE(o.block_gemm_pairs);
+  EXPECT_EQ(o.block_gemm_layout, 1);
   EXPECT_EQ(o.block_tm_lds, 4);
-  EXPECT_FALSE(o.tile_gemm_pairs);
+  EXPECT_EQ(o.tile_gemm_layout, 0);
   EXPECT_EQ(o.tile_tm_lds, 2);
   EXPECT_NE(o.str().find("block_gemm=pairs4 tile_gemm=rows2 stem_ppt=2"), std::string::npos) << o.str();
   EXPECT_EQ(o.tile_ksplit, 3);
@@ -275,7 +275,7 @@ TEST(CustomBackendApi, OptionsFromEnvironmentRejectBadValues) {
   EXPECT_EQ(d.tile_block_th, 0);
   EXPECT_FALSE(d.conv_pool);
   EXPECT_EQ(d.tile_ksplit, 0);
-  EXPECT_NE(d.str().find("block_gemm=rows2 tile_gemm=pairs4"), std::string::npos) << d.str();
+  EXPECT_NE(d.str().find("block_gemm=mixed2 tile_gemm=pairs4"), std::string::npos) << d.str();
   EXPECT_EQ(d.stem_ppt, 0);
   EXPECT_TRUE(d.tile_dw_project);
   EXPECT_EQ(d.fusion, CustomOptions().fusion);

@@ -288,22 +288,28 @@ TEST(CustomNetwork, GemmLaneLayoutsAreBitIdentical) {
   }
   for (const Case& c : cases) {
     const HostTensor in = random_tensor(c.spec->input_shape(c.batch), Layout::kNHWC, 102);
-    for (int lds : {4, 2}) {  // the same TM picks in both layouts
-      CustomOptions rows = c.o, pairs = c.o;
-      rows.block_gemm_pairs = rows.tile_gemm_pairs = false;
-      pairs.block_gemm_pairs = pairs.tile_gemm_pairs = true;
-      rows.block_tm_lds = rows.tile_tm_lds = pairs.block_tm_lds = pairs.tile_tm_lds = lds;
-      SCOPED_TRACE(c.spec->str() + " batch " + std::to_string(c.batch) + " " + pairs.str());
-      std::unique_ptr<Backend> a = prepared(*c.spec, *c.weights, c.batch, rows);
-      std::unique_ptr<Backend> b = prepared(*c.spec, *c.weights, c.batch, pairs);
-      EXPECT_EQ(a->describe_forward().find("pairs, wp"), std::string::npos) << a->describe_forward();
-      EXPECT_NE(b->describe_forward().find("pairs, wp"), std::string::npos) << b->describe_forward();
-      const std::vector<float> ya = run_forward(*a, *c.spec, in), yb = run_forward(*b, *c.spec, in);
-      ASSERT_EQ(ya.size(), yb.size());
-      size_t mismatches = 0;
-      for (size_t i = 0; i < ya.size(); ++i) mismatches += !(ya[i] == yb[i]);
-      EXPECT_EQ(mismatches, 0u);
-      expect_matches_reference(*c.spec, *c.weights, c.batch, lds == 4 ? pairs : rows, 103);
+    for (int lds : {4, 2}) {  // the same TM picks in every layout
+      std::vector<float> first;
+      for (int layout : {0, 1, 2}) {  // rows, pairs, mixed
+        CustomOptions o = c.o;
+        o.block_gemm_layout = o.tile_gemm_layout = layout;
+        o.block_tm_lds = o.tile_tm_lds = lds;
+        SCOPED_TRACE(c.spec->str() + " batch " + std::to_string(c.batch) + " " + o.str());
+        std::unique_ptr<Backend> b = prepared(*c.spec, *c.weights, c.batch, o);
+        const std::string d = b->describe_forward();
+        EXPECT_EQ(d.find("pairs, wp") != std::string::npos, layout == 1) << d;
+        EXPECT_EQ(d.find("mixed, wp") != std::string::npos, layout == 2) << d;
+        const std::vector<float> y = run_forward(*b, *c.spec, in);
+        if (layout == 0) {
+          first = y;
+          expect_matches_reference(*c.spec, *c.weights, c.batch, o, 103);
+          continue;
+        }
+        ASSERT_EQ(y.size(), first.size());
+        size_t mismatches = 0;
+        for (size_t i = 0; i < y.size(); ++i) mismatches += !(y[i] == first[i]);
+        EXPECT_EQ(mismatches, 0u);
+      }
     }
   }
 }
@@ -391,18 +397,18 @@ TEST(CustomSanitize, FusedBlocksAwkwardOnce) {
     CustomOptions o = fusion(true, batch == 3);
     o.block_slices = batch == 3 ? 16 : 0;  // non-portable clusters of up to 16 blocks
     o.block_late_wp = false;
-    o.block_gemm_pairs = batch == 3;  // both GEMM lane layouts (smem_gemm.cuh v1 / v2)
+    o.block_gemm_layout = batch == 3 ? 1 : 0;  // every GEMM lane layout (smem_gemm.cuh)
     expect_matches_reference(spec, weights, batch, o, 74);
-    o.block_gemm_pairs = false;
+    o.block_gemm_layout = 2;
     o.block_late_wp = true;
     expect_matches_reference(spec, weights, batch, o, 77);
     o.tile_block_px = 1;  // the tile kernel on every block
     o.tile_block_th = batch == 3 ? 2 : 0, o.tile_block_tw = batch == 3 ? 3 : 0;
     o.tile_ksplit = batch == 3 ? 3 : 0;  // uneven K splits of the projection; the planner's at 1
     expect_matches_reference(spec, weights, batch, o, 78);
-    o.tile_gemm_pairs = false;
+    o.tile_gemm_layout = batch == 3 ? 0 : 2;
     expect_matches_reference(spec, weights, batch, o, 81);
-    o.tile_gemm_pairs = true;
+    o.tile_gemm_layout = 1;
     expect_matches_reference(dw_first_spec(), synthetic_weights(dw_first_spec(), 79), batch, o, 79);
     const ModelSpec cp = conv_pool_spec(40, 600, 5, Activation::kRelu6);
     CustomOptions cpo = o;
