@@ -197,6 +197,7 @@ class CustomBackend final : public Backend {
     ctx.force_tile = options_.pw_tile;
     ctx.force_splits = options_.pw_splitk;
     ctx.cluster = options_.pw_cluster;
+    ctx.stem_ppt = options_.stem_ppt;
     return ctx;
   }
 
@@ -391,6 +392,7 @@ class CustomBackend final : public Backend {
     forced.slices = options_.block_slices, forced.rows = options_.block_rows;
     forced.tm_expand = options_.block_tm_expand, forced.tm_project = options_.block_tm_project;
     forced.late_project_weights = options_.block_late_wp;
+    forced.gemm_layout = options_.block_gemm_layout, forced.tm_lds_cycles = options_.block_tm_lds;
     custom::IrBlockPlan plan =
         custom::plan_ir_block(sh, sm_count_, size_t(smem_optin_), custom::kIrBlockMaxSlices, forced);
     if (plan.ok && plan.slices > custom::kIrBlockMaxPortableSlices &&
@@ -429,7 +431,8 @@ class CustomBackend final : public Backend {
       return none;
     }
     return custom::plan_tile_block(sh, sm_count_, size_t(smem_optin_), options_.tile_block_th,
-                                   options_.tile_block_tw, options_.tile_ksplit);
+                                   options_.tile_block_tw, options_.tile_ksplit,
+                                   options_.tile_gemm_layout, options_.tile_tm_lds);
   }
 
   // Layers i, i+1 as a block without expand layer (depthwise 3x3 -> project 1x1; MobileNetV2's

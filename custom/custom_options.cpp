@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
+#include <tuple>
 
 #include "common/util.h"
 #include "custom/gemm_plan.h"
@@ -86,6 +87,20 @@ CustomOptions CustomOptions::from_env() {
   o.conv_pool = env_flag("MBV2_CUSTOM_CONV_POOL", o.conv_pool);
   o.tile_dw_project = env_flag("MBV2_CUSTOM_TILE_DW_PROJECT", o.tile_dw_project);
   o.tile_ksplit = env_int("MBV2_CUSTOM_TILE_KSPLIT", 0, 16, o.tile_ksplit);
+  for (auto [name, layout, lds] : {std::tuple{"MBV2_CUSTOM_BLOCK_GEMM", &o.block_gemm_layout, &o.block_tm_lds},
+                                    std::tuple{"MBV2_CUSTOM_TILE_GEMM", &o.tile_gemm_layout, &o.tile_tm_lds}}) {
+    if (const char* v = env(name)) {
+      const std::string s(v);
+      const std::string kind = s.empty() ? s : s.substr(0, s.size() - 1);
+      const int l = kind == "rows" ? 0 : kind == "pairs" ? 1 : kind == "mixed" ? 2 : -1;
+      if (l < 0 || (s.back() != '2' && s.back() != '4'))
+        throw InputError(std::string(name) + "='" + s + "': expected rows, pairs or mixed, then 4 or 2 (e.g. mixed2)");
+      *layout = l;
+      *lds = s.back() - '0';
+    }
+  }
+  o.stem_ppt = env_int("MBV2_CUSTOM_STEM_PPT", 0, 4, o.stem_ppt);
+  if (o.stem_ppt == 3) throw InputError("MBV2_CUSTOM_STEM_PPT='3': expected 0 (planner), 1, 2 or 4");
   o.tile_block_px = env_int("MBV2_CUSTOM_TILE_BLOCK", 0, 112 * 112, o.tile_block_px);
   if (const char* v = env("MBV2_CUSTOM_TILE_BLOCK_TILE")) {
     const std::string s(v);
@@ -114,6 +129,11 @@ std::string CustomOptions::str() const {
   s << " tile_block=" << tile_block_px;
   if (tile_block_th) s << " tile_block_tile=" << tile_block_th << "x" << tile_block_tw;
   if (tile_ksplit) s << " tile_ksplit=" << tile_ksplit;
+  auto gemm = [](int layout, int lds) {
+    return std::string(layout == 1 ? "pairs" : layout == 2 ? "mixed" : "rows") + std::to_string(lds);
+  };
+  s << " block_gemm=" << gemm(block_gemm_layout, block_tm_lds) << " tile_gemm=" << gemm(tile_gemm_layout, tile_tm_lds);
+  if (stem_ppt) s << " stem_ppt=" << stem_ppt;
   if (!tile_dw_project) s << " tile_dw_project=0";
   if (conv_pool) s << " conv_pool=1";
   if (trace) s << " trace=1";

@@ -20,6 +20,13 @@
 //   MBV2_CUSTOM_TILE_BLOCK_TILE=THxTW  tile blocks: force the output tile (auto = planner)
 //   MBV2_CUSTOM_TILE_KSPLIT=N   tile blocks: the projection's K split N ways (0 = planner,
 //                               default; 1 = none)
+//   MBV2_CUSTOM_BLOCK_GEMM=L    fused (cluster) blocks' GEMMs: L = {rows|pairs|mixed}{4|2}: lane
+//                               rows (smem_gemm.cuh v1), lanes in 2 x 2 quads (v2) or quads
+//                               below TM 4 only, and the TM estimate's cycles per shared load
+//                               (default mixed2)
+//   MBV2_CUSTOM_TILE_GEMM=L     tile blocks' GEMMs, the same choices (default pairs4)
+//   MBV2_CUSTOM_STEM_PPT=0|1|2|4 the stem's output pixels per thread (0: planner, default:
+//                               2 at small batch, else 4)
 //   MBV2_CUSTOM_TILE_DW_PROJECT=0|1 tile blocks also for depthwise -> project pairs without an
 //                               expand layer (MobileNetV2's first block; default 1)
 //   MBV2_CUSTOM_CONV_POOL=0|1   forward(): a 1x1 conv followed by the global average pool as
@@ -49,6 +56,7 @@
 //   v7  block_late_wp; trace.
 //   v8  block_late_wp on by default; tile_block_px, tile_block_th / tw, tile_dw_project; conv_pool.
 //   v9  tile_ksplit.
+//   v10 block_gemm, tile_gemm, stem_ppt.
 #pragma once
 
 #include <memory>
@@ -67,6 +75,11 @@ struct CustomOptions {
   int tile_block_px = 3136;  ///< 0: no tile blocks; N: blocks with N..112x112 input pixels over the batch
   int tile_block_th = 0, tile_block_tw = 0;
   int tile_ksplit = 0;  ///< 0: the planner; N: K splits of the tile blocks' projection (1 = none)
+  int block_gemm_layout = 2;  ///< cluster blocks: smem_gemm.cuh GemmLayout (0 rows, 1 pairs, 2 mixed)
+  int block_tm_lds = 2;       ///< cluster blocks: TM estimate's cycles per shared load
+  int tile_gemm_layout = 1;   ///< tile blocks: GemmLayout
+  int tile_tm_lds = 4;        ///< tile blocks: TM estimate's cycles per shared load
+  int stem_ppt = 0;     ///< stem (direct conv fast path) output pixels per thread; 0: planner
   bool tile_dw_project = true;  ///< tile blocks also for depthwise -> project without expand  ///< 0: the planner; else the output tile of tile blocks
   bool conv_pool = false;  ///< last 1x1 conv + pool as one kernel at batch <= 8 (H200 b1: +2.4 µs)
   bool trace = false;  ///< fused blocks record phase timestamps (custom_trace_report)

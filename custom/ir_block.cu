@@ -133,10 +133,10 @@ __device__ __forceinline__ void ir_trace(const IrParams& p, int k) {
 }
 
 // The block's three GEMMs: smem_gemm.cuh's TM x 4 register tiles over all 512 threads.
-template <class Epi>
+template <int kLayout, class Epi>
 __device__ __forceinline__ void ir_gemm(int tm, const float* A, int lda, const float* B, int ldb,
                                         int M, int NQ, int K, Epi&& epi) {
-  smem_gemm<kIrBlockThreads>(tm, A, lda, B, ldb, M, NQ, K, epi);
+  smem_gemm<kIrBlockThreads, kLayout>(tm, A, lda, B, ldb, M, NQ, K, epi);
 }
 
 // Asynchronous cluster reduction: peers store their partials with st.async into the owner's
@@ -239,7 +239,7 @@ __device__ __forceinline__ void ir_stage_weights(const IrParams& p, const IrBloc
 }
 
 // (2)-(6): everything after the wait.
-template <bool kLateWp, bool kTrace>
+template <bool kLateWp, bool kTrace, int kLayout>
 __device__ __forceinline__ void ir_compute(const IrParams& p, const IrBlockCtx& c) {
   namespace cg = cooperative_groups;
   constexpr int T = kIrBlockThreads;
@@ -290,7 +290,7 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, const IrBlockCtx& 
     float* es_band = c.e + r_lo * p.w * lde;
     const bool act = p.expand_relu6;
     const float* be = c.be;
-    ir_gemm(p.tm_expand, xs_band, ldx, c.we, c.cs, npix, cq, p.cin,
+    ir_gemm<kLayout>(p.tm_expand, xs_band, ldx, c.we, c.cs, npix, cq, p.cin,
             [&](int m, int q, float4 v) {
               v = add4(v, f4(be + 4 * q));
               st4(es_band + m * lde + 4 * q, act ? relu6_4(v) : v);
@@ -341,7 +341,7 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, const IrBlockCtx& 
     // as an asynchronous store counted on the owner's mbarrier; then only local loads.
     __cluster_barrier_wait();
     const unsigned p4 = smem_addr(P4);
-    ir_gemm(p.tm_project, c.d, lde, B, p.ldo, qv, oq, kv, [&](int m, int q, float4 v) {
+    ir_gemm<kLayout>(p.tm_project, c.d, lde, B, p.ldo, qv, oq, kv, [&](int m, int q, float4 v) {
       const int e = m * oq + q, owner = e / per;
       const unsigned slot = p4 + 16u * unsigned(rank * per + (e - owner * per));
       st_async4(map_rank(slot, owner), v, map_rank(bar, owner));
@@ -388,7 +388,7 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, const IrBlockCtx& 
   ir_trace<kTrace>(p, 8);  // thread 0's outputs stored
 }
 
-template <bool kLateWp, bool kTrace>
+template <bool kLateWp, bool kTrace, int kLayout>
 __global__ void __launch_bounds__(kIrBlockThreads, 1) ir_block_kernel(const IrParams p) {
   extern __shared__ __align__(16) float smem[];
   // The next kernel may launch at once: its blocks take the SMs this grid leaves idle and
@@ -402,17 +402,26 @@ __global__ void __launch_bounds__(kIrBlockThreads, 1) ir_block_kernel(const IrPa
   ir_stage_weights<kLateWp, kTrace>(p, c);
   pdl_wait();
   ir_trace<kTrace>(p, 2);
-  ir_compute<kLateWp, kTrace>(p, c);
+  ir_compute<kLateWp, kTrace, kLayout>(p, c);
 }
 
 // The instantiation a plan runs, with or without the phase trace.
+template <int kLayout>
 auto ir_block_kernel_for(const IrBlockPlan& plan, bool trace) {
-  if (trace) return plan.late_project_weights ? ir_block_kernel<true, true> : ir_block_kernel<false, true>;
-  return plan.late_project_weights ? ir_block_kernel<true, false> : ir_block_kernel<false, false>;
+  if (trace)
+    return plan.late_project_weights ? ir_block_kernel<true, true, kLayout> : ir_block_kernel<false, true, kLayout>;
+  return plan.late_project_weights ? ir_block_kernel<true, false, kLayout> : ir_block_kernel<false, false, kLayout>;
+}
+auto ir_block_kernel_for(const IrBlockPlan& plan, bool trace) {
+  if (plan.gemm_layout == kGemmPairs) return ir_block_kernel_for<kGemmPairs>(plan, trace);
+  if (plan.gemm_layout == kGemmMixed) return ir_block_kernel_for<kGemmMixed>(plan, trace);
+  return ir_block_kernel_for<kGemmRows>(plan, trace);
 }
 
 // Rows per thread tile: smem_gemm.cuh's pipe-aware estimate for 512 threads.
-int pick_tm(int m, int nq, int k) { return pick_smem_tm(m, nq, k, kIrBlockThreads); }
+int pick_tm(int m, int nq, int k, int lds_cycles) {
+  return pick_smem_tm(m, nq, k, kIrBlockThreads, lds_cycles);
+}
 
 IrSmem layout_of(const IrBlockShape& s, const IrBlockPlan& p) {
   return ir_smem_layout(p.in_rows, s.w, padded4(s.cin), p.slice_ch, p.rows * s.ow, padded4(s.cout),
@@ -425,7 +434,7 @@ std::string IrBlockPlan::str(int batch) const {
   std::ostringstream s;
   if (!ok) return "ir_block<none: " + reason + ">";
   s << "ir_block<rows " << rows << ", " << slices << " x " << slice_ch << " ch, tm " << tm_expand
-    << "/" << tm_project << ", wp "
+    << "/" << tm_project << (gemm_layout == 1 ? " pairs" : gemm_layout == 2 ? " mixed" : "") << ", wp "
     << (stage_project ? (late_project_weights ? "smem late" : "smem") : "L2") << "> ["
     << int64_t(bands) * batch * slices << " blocks, " << smem_bytes << " B]";
   return s.str();
@@ -506,8 +515,9 @@ IrBlockPlan plan_ir_block(const IrBlockShape& s, int sm_count, size_t smem_limit
   p.bands = (s.oh + p.rows - 1) / p.rows;
   if (int64_t(p.bands) * s.n > 0x7fffffff) return refuse("grid too large");
   auto tm_or = [](int forced, int picked) { return forced >= 4 ? 4 : forced >= 2 ? 2 : forced == 1 ? 1 : picked; };
-  p.tm_expand = tm_or(force.tm_expand, pick_tm(p.in_rows * s.w, p.slice_ch / 4, s.cin));
-  p.tm_project = tm_or(force.tm_project, pick_tm(p.rows * s.ow, padded4(s.cout) / 4, p.slice_ch));
+  p.tm_expand = tm_or(force.tm_expand, pick_tm(p.in_rows * s.w, p.slice_ch / 4, s.cin, force.tm_lds_cycles));
+  p.tm_project = tm_or(force.tm_project, pick_tm(p.rows * s.ow, padded4(s.cout) / 4, p.slice_ch, force.tm_lds_cycles));
+  p.gemm_layout = force.gemm_layout;
   p.late_project_weights = force.late_project_weights;
   p.smem_bytes = size_t(layout_of(s, p).total) * sizeof(float);
   p.ok = true;
@@ -519,8 +529,12 @@ bool ir_block_auto_fuses(const IrBlockShape& s) {
 }
 
 void configure_ir_block(size_t smem_bytes) {
-  for (auto kernel : {ir_block_kernel<false, false>, ir_block_kernel<true, false>,
-                      ir_block_kernel<false, true>, ir_block_kernel<true, true>}) {
+  for (auto kernel : {ir_block_kernel<false, false, kGemmRows>, ir_block_kernel<true, false, kGemmRows>,
+                      ir_block_kernel<false, true, kGemmRows>, ir_block_kernel<true, true, kGemmRows>,
+                      ir_block_kernel<false, false, kGemmPairs>, ir_block_kernel<true, false, kGemmPairs>,
+                      ir_block_kernel<false, true, kGemmPairs>, ir_block_kernel<true, true, kGemmPairs>,
+                      ir_block_kernel<false, false, kGemmMixed>, ir_block_kernel<true, false, kGemmMixed>,
+                      ir_block_kernel<false, true, kGemmMixed>, ir_block_kernel<true, true, kGemmMixed>}) {
     MBV2_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                          int(std::max<size_t>(smem_bytes, 48 * 1024))));
     MBV2_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1));

@@ -40,6 +40,7 @@ struct IrBlockPlan {
   int tm_project = 4;      ///< pixels per thread tile in the projection GEMM
   bool stage_project = true;  ///< projection weights staged in shared memory (else read from L2)
   bool late_project_weights = false;  ///< staged after the input, waited for before the projection
+  int gemm_layout = 0;  ///< smem_gemm.cuh GemmLayout: 0 lane rows, 1 2 x 2 quads, 2 quads below TM 4
   size_t smem_bytes = 0;
   /// "ir_block<rows 1, 8 x 72 ch, tm 4/4, wp smem> [112 blocks, 61440 B]" (batch applied by caller)
   std::string str(int batch) const;
@@ -56,6 +57,8 @@ struct IrBlockForce {
   int tm_expand = 0;   ///< 1, 2 or 4
   int tm_project = 0;  ///< 1, 2 or 4
   bool late_project_weights = false;  ///< IrBlockPlan::late_project_weights
+  int gemm_layout = 0;      ///< IrBlockPlan::gemm_layout
+  int tm_lds_cycles = 2;    ///< the TM estimate's cycles per warp-wide shared load (pick_smem_tm)
 };
 
 /// Why neither block kernel can run `shape` (empty, not a 3x3 depthwise shape, no expand

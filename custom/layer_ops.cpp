@@ -140,7 +140,7 @@ LayerKernel prepare_layer_kernel(const Layer& l, const LayerWeights& lw, const R
     switch (op) {
       case LayerOp::kDirect: {
         const DirectConvArgs shape = direct_shape(l, batch);
-        s.direct = plan_direct_conv(shape, ctx.sm_count);
+        s.direct = plan_direct_conv(shape, ctx.sm_count, ctx.stem_ppt);
         configure_direct_conv(s.direct);
         s.w = to_device(pack_direct_weights(lw.weight, shape, s.direct));
         s.b = to_device(pad_direct_bias(lw.bias, s.direct));

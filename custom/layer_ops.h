@@ -29,6 +29,7 @@ struct PlanContext {
   std::string force_tile;
   int force_splits = 0;
   bool cluster = true;  ///< v2 split-K may reduce in a thread-block cluster
+  int stem_ppt = 0;     ///< direct conv fast path: output pixels per thread (0: planner)
 };
 
 /// A plain GEMM request (v2 allowed when K % 4 == 0: device buffers are 16-byte aligned;

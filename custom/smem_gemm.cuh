@@ -4,6 +4,21 @@
 // Versions:
 //   v1  moved out of ir_block.cu unchanged (ir_block v2's TM x 4 tile loop and its
 //       pipe-aware TM estimate), with the thread count as a template parameter.
+//   v2  kPairs: the lanes of a warp take the thread tiles in 2 x 2 quads (CUTLASS's
+//       RowMajorInterleaved<2> SIMT lane layout): lanes 2j and 2j+1 share the quad of B
+//       columns, lanes 4j+i and 4j+i+2 the rows of A, and a tile's TM rows are strided by the
+//       number of row tiles (rows m, m + Mt, ...) so that the distinct rows a warp reads are
+//       neighbours (padded rows: different banks). Why: shared memory returns 128 bytes per
+//       cycle, so a warp-wide LDS.128 costs 4 cycles whatever its broadcasts, unless thread
+//       pairs (n, n^1) or (n, n^2) read the same address, when it costs 2 (LDS.U). The
+//       session-5 profile of the fused blocks measured 3.2-3.5 wavefronts per LDS.128, and
+//       the TM 4 loop issues 8 of them per 64 FMAs: the GEMM phases were bound by the
+//       shared-memory return path, not by the FMA pipes. Each output still comes from one
+//       thread with the same k order: the results are bit-identical to v1's. ptxas (CUDA
+//       13.0, sm_90) emits no LDS.U for it (cuobjdump); measured on the H200 it is still
+//       faster at TM 2 (and, with the TM estimate at 2 cycles per load, picks TM 2 more
+//       often) and at TM 4 in the tile kernel's expand, slower at TM 4 in the cluster kernel:
+//       kGemmMixed takes quads below TM 4 only (custom/NOTES.md, session 8).
 #pragma once
 
 #include <cuda_runtime.h>
@@ -71,25 +86,94 @@ __device__ __forceinline__ void tile_gemm(const float* A, int lda, const float* 
   }
 }
 
-// tm: 1, 2, 4 pixels per thread tile.
-template <int kThreads, class Epi>
+// The same product with the kPairs lane layout (v2). Thread tile (row tile mt, quad q):
+// rows mt, mt + Mt, ..., mt + (TM - 1) Mt (Mt = ceil(M / TM)), columns 4q..4q+3. Threads are
+// grouped in fours: thread 4u + 2b + a takes q = 2 (u % NQ2) + b, mt = 2 (u / NQ2) + a, so the
+// B address depends on threadIdx.x >> 1 only and the A addresses not on bit 1.
+template <int TM, int kThreads, class Epi>
+__device__ __forceinline__ void tile_gemm_pairs(const float* A, int lda, const float* B, int ldb,
+                                                int M, int NQ, int K, Epi&& epi) {
+  static_assert(kThreads % 32 == 0, "whole warps");
+  const int mt_n = (M + TM - 1) / TM, nq2 = (NQ + 1) >> 1;
+  const int units = ((mt_n + 1) >> 1) * nq2;
+  const int a_bit = int(threadIdx.x) & 1, b_bit = (int(threadIdx.x) >> 1) & 1;
+  const int k4 = K & ~3;
+  for (int u = int(threadIdx.x) >> 2; u < units; u += kThreads / 4) {
+    const int q = 2 * (u % nq2) + b_bit, mt = 2 * (u / nq2) + a_bit;
+    if (q >= NQ || mt >= mt_n) continue;
+    const float* a[TM];
+#pragma unroll
+    for (int i = 0; i < TM; ++i) a[i] = A + min(mt + i * mt_n, M - 1) * lda;
+    const float* b = B + 4 * q;
+    float4 acc[TM];
+#pragma unroll
+    for (int i = 0; i < TM; ++i) acc[i] = make_float4(0.f, 0.f, 0.f, 0.f);
+#pragma unroll 2
+    for (int k = 0; k < k4; k += 4) {
+      const float4 b0 = f4(b + (k + 0) * ldb), b1 = f4(b + (k + 1) * ldb);
+      const float4 b2 = f4(b + (k + 2) * ldb), b3 = f4(b + (k + 3) * ldb);
+#pragma unroll
+      for (int i = 0; i < TM; ++i) {
+        const float4 av = f4(a[i] + k);
+        float4& c = acc[i];
+        c.x = fmaf(av.x, b0.x, c.x), c.y = fmaf(av.x, b0.y, c.y), c.z = fmaf(av.x, b0.z, c.z), c.w = fmaf(av.x, b0.w, c.w);
+        c.x = fmaf(av.y, b1.x, c.x), c.y = fmaf(av.y, b1.y, c.y), c.z = fmaf(av.y, b1.z, c.z), c.w = fmaf(av.y, b1.w, c.w);
+        c.x = fmaf(av.z, b2.x, c.x), c.y = fmaf(av.z, b2.y, c.y), c.z = fmaf(av.z, b2.z, c.z), c.w = fmaf(av.z, b2.w, c.w);
+        c.x = fmaf(av.w, b3.x, c.x), c.y = fmaf(av.w, b3.y, c.y), c.z = fmaf(av.w, b3.z, c.z), c.w = fmaf(av.w, b3.w, c.w);
+      }
+    }
+    for (int k = k4; k < K; ++k) {
+      const float4 bk = f4(b + k * ldb);
+#pragma unroll
+      for (int i = 0; i < TM; ++i) {
+        const float av = a[i][k];
+        float4& c = acc[i];
+        c.x = fmaf(av, bk.x, c.x), c.y = fmaf(av, bk.y, c.y), c.z = fmaf(av, bk.z, c.z), c.w = fmaf(av, bk.w, c.w);
+      }
+    }
+#pragma unroll
+    for (int i = 0; i < TM; ++i)
+      if (mt + i * mt_n < M) epi(mt + i * mt_n, q, acc[i]);
+  }
+}
+
+// Lane layouts of smem_gemm: v1 lane rows, v2 2 x 2 quads, or quads for TM 1 / 2 and rows for
+// TM 4 (the H200's phase traces of the fused blocks: quads faster at TM 2, rows at TM 4).
+enum GemmLayout : int { kGemmRows = 0, kGemmPairs = 1, kGemmMixed = 2 };
+constexpr bool gemm_pairs_at(int layout, int tm) {
+  return layout == kGemmPairs || (layout == kGemmMixed && tm < 4);
+}
+
+// tm: 1, 2, 4 pixels per thread tile; kLayout: a GemmLayout.
+template <int kThreads, int kLayout = kGemmRows, class Epi>
 __device__ __forceinline__ void smem_gemm(int tm, const float* A, int lda, const float* B, int ldb,
                                           int M, int NQ, int K, Epi&& epi) {
-  if (tm >= 4)
-    tile_gemm<4, kThreads>(A, lda, B, ldb, M, NQ, K, epi);
-  else if (tm == 2)
-    tile_gemm<2, kThreads>(A, lda, B, ldb, M, NQ, K, epi);
-  else
-    tile_gemm<1, kThreads>(A, lda, B, ldb, M, NQ, K, epi);
+  if (tm >= 4) {
+    if constexpr (gemm_pairs_at(kLayout, 4))
+      tile_gemm_pairs<4, kThreads>(A, lda, B, ldb, M, NQ, K, epi);
+    else
+      tile_gemm<4, kThreads>(A, lda, B, ldb, M, NQ, K, epi);
+  } else if (tm == 2) {
+    if constexpr (gemm_pairs_at(kLayout, 2))
+      tile_gemm_pairs<2, kThreads>(A, lda, B, ldb, M, NQ, K, epi);
+    else
+      tile_gemm<2, kThreads>(A, lda, B, ldb, M, NQ, K, epi);
+  } else {
+    if constexpr (gemm_pairs_at(kLayout, 1))
+      tile_gemm_pairs<1, kThreads>(A, lda, B, ldb, M, NQ, K, epi);
+    else
+      tile_gemm<1, kThreads>(A, lda, B, ldb, M, NQ, K, epi);
+  }
 }
 
 // Rows per thread tile (4, 2 or 1) for an M x (4 NQ) x K product on `threads` threads. A step
 // of 4 k costs each thread 4 B + tm A float4 shared loads and 16 tm FMAs; the estimate (SM
-// cycles) is the largest of the shared-memory pipe (4 cycles per warp-wide 16-byte load), the
+// cycles) is the largest of the shared-memory pipe (lds_cycles per warp-wide 16-byte load: 4,
+// or 2 where the pairs layout lets thread pairs share an address), the
 // FMA pipes (4 warp FMAs per cycle) and one thread's dependent chain (~30 cycles of load
 // latency + its FMAs per step). The first H200 profile (pure per-thread instruction count,
 // tm 1) was bound by the shared-memory pipe.
-inline int pick_smem_tm(int m, int nq, int k, int threads) {
+inline int pick_smem_tm(int m, int nq, int k, int threads, int lds_cycles = 4) {
   int best = 4;
   int64_t best_cost = -1;
   const int64_t steps = (k + 3) / 4;
@@ -97,7 +181,7 @@ inline int pick_smem_tm(int m, int nq, int k, int threads) {
     const int64_t tiles = int64_t((m + tm - 1) / tm) * nq;
     const int64_t warps = (tiles + 31) / 32;
     const int64_t rounds = (tiles + threads - 1) / threads;
-    const int64_t lds = warps * steps * (4 + tm) * 4;
+    const int64_t lds = warps * steps * (4 + tm) * lds_cycles;
     const int64_t fma = warps * steps * 16 * tm / 4;
     const int64_t chain = rounds * steps * (30 + 16 * tm);
     const int64_t cost = std::max({lds, fma, chain});

@@ -14,6 +14,12 @@
 //       4 channels per item.
 //   v1.1 Weights staged before the PDL wait; the input tile staged with 8 global loads in
 //       flight per thread (the load-store loop had one: serial L2 round trips).
+//   v1.2 Fast path with 4, 2 or 1 output pixels per thread (plan.ppt): at batch 1 the
+//       4-pixel items give 112 blocks of 128 threads, one warp per scheduler, each thread
+//       ~860 FMAs in sequence; 2 or 1 pixels per thread put 256 or 512 threads on the same
+//       tile (MBV2_CUSTOM_STEM_PPT). H200 batch 1, graph end to end, 3 rounds: 2 pixels
+//       157.04 / 157.12 / 157.17 µs, 1 pixel 158.44 / 158.22 / 158.21, 4 pixels ~158.2:
+//       the planner takes 2 for 4-row tiles (small batch), 4 otherwise.
 #include "custom/stem_conv.h"
 
 #include <algorithm>
@@ -41,7 +47,7 @@ struct DcParams {
 
 // kCin / kK / kS = 0: taken from the parameters at run time.
 template <int kCin, int kK, int kS, int kTH, int kTW, int kPpt, int kCpt>
-__global__ void __launch_bounds__(256) direct_conv_kernel(const DcParams p) {
+__global__ void __launch_bounds__(512) direct_conv_kernel(const DcParams p) {
   static_assert(kCpt % 4 == 0 && kTW % kPpt == 0, "items are float4 channel groups");
   extern __shared__ __align__(16) float smem[];
   const int cin = kCin ? kCin : p.Cin;
@@ -186,11 +192,15 @@ using KernelFn = void (*)(DcParams);
 constexpr int kFastTW = 32, kFastPpt = 4, kFastCpt = 8;
 constexpr int kGenericTH = 8, kGenericTW = 16, kGenericPpt = 1, kGenericCpt = 4;
 
+template <int kTH>
+KernelFn fast_kernel(int ppt) {
+  if (ppt == 1) return direct_conv_kernel<3, 3, 2, kTH, kFastTW, 1, kFastCpt>;
+  if (ppt == 2) return direct_conv_kernel<3, 3, 2, kTH, kFastTW, 2, kFastCpt>;
+  return direct_conv_kernel<3, 3, 2, kTH, kFastTW, kFastPpt, kFastCpt>;
+}
+
 KernelFn kernel_for(const DirectConvPlan& plan) {
-  if (plan.fast) {
-    if (plan.tile_h == 8) return direct_conv_kernel<3, 3, 2, 8, kFastTW, kFastPpt, kFastCpt>;
-    return direct_conv_kernel<3, 3, 2, 4, kFastTW, kFastPpt, kFastCpt>;
-  }
+  if (plan.fast) return plan.tile_h == 8 ? fast_kernel<8>(plan.ppt) : fast_kernel<4>(plan.ppt);
   return direct_conv_kernel<0, 0, 0, kGenericTH, kGenericTW, kGenericPpt, kGenericCpt>;
 }
 
@@ -201,12 +211,12 @@ int in_tile(int tile, int stride, int kernel) { return (tile - 1) * stride + ker
 std::string DirectConvPlan::str() const {
   std::ostringstream s;
   s << "direct_conv<" << (fast ? "3x3s2 cin3 " : "generic ") << tile_h << "x" << tile_w
-    << " tile, " << (fast ? kFastPpt : kGenericPpt) << "px x " << (fast ? kFastCpt : kGenericCpt)
+    << " tile, " << (fast ? ppt : kGenericPpt) << "px x " << (fast ? kFastCpt : kGenericCpt)
     << "ch/thread>";
   return s.str();
 }
 
-DirectConvPlan plan_direct_conv(const DirectConvArgs& a, int sm_count) {
+DirectConvPlan plan_direct_conv(const DirectConvArgs& a, int sm_count, int force_ppt) {
   if (a.cin <= 0 || a.cout <= 0 || a.kernel <= 0 || a.stride <= 0 || a.pad < 0)
     throw InputError("direct conv: bad shape");
   DirectConvPlan plan;
@@ -219,10 +229,14 @@ DirectConvPlan plan_direct_conv(const DirectConvArgs& a, int sm_count) {
         int64_t(ceil_div(a.ow, plan.tile_w)) * ceil_div(a.oh, 8) * std::max(1, a.n);
     if (blocks8 < 2 * int64_t(sm_count)) plan.tile_h = 4;
   }
+  // 2 pixels per thread where the grid is short of 2 blocks per SM (4-row tiles; H200 batch
+  // 1: 157.1 vs 158.2 µs end to end with 4, 158.3 with 1); else 4.
+  plan.ppt = kGenericPpt;
+  if (plan.fast) plan.ppt = force_ppt == 1 || force_ppt == 2 || force_ppt == 4 ? force_ppt : (plan.tile_h == 4 ? 2 : kFastPpt);
   plan.groups = ceil_div(a.cout, cpt);
   plan.ldw = plan.groups * cpt;
-  const int items = plan.tile_h * (plan.tile_w / (plan.fast ? kFastPpt : kGenericPpt)) * plan.groups;
-  plan.threads = std::min(256, ceil_div(items, 32) * 32);
+  const int items = plan.tile_h * (plan.tile_w / plan.ppt) * plan.groups;
+  plan.threads = std::min(plan.fast ? 512 : 256, ceil_div(items, 32) * 32);
   const size_t w_floats = size_t(a.kernel) * a.kernel * a.cin * plan.ldw;
   const size_t tile_floats = size_t(in_tile(plan.tile_h, a.stride, a.kernel)) *
                              in_tile(plan.tile_w, a.stride, a.kernel) * a.cin;

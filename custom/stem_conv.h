@@ -24,6 +24,7 @@ struct DirectConvArgs {
 struct DirectConvPlan {
   bool fast = false;        ///< the 3-channel 3x3 stride-2 specialisation
   int tile_h = 8, tile_w = 16;  ///< output tile of one block
+  int ppt = 4;              ///< output pixels per thread item (fast path: 4, 2 or 1)
   int groups = 0;           ///< channel groups of one thread's channels
   int ldw = 0;              ///< packed weight row length (groups * channels per thread)
   int threads = 0;
@@ -33,7 +34,9 @@ struct DirectConvPlan {
 
 /// Chooses the variant, or throws NotSupportedError when the weights and input tile do not
 /// fit in shared memory.
-DirectConvPlan plan_direct_conv(const DirectConvArgs& shape, int sm_count);
+/// force_ppt 1, 2 or 4: that many output pixels per thread in the fast path (0: 2 for the
+/// 4-row tiles of small batches, else 4).
+DirectConvPlan plan_direct_conv(const DirectConvArgs& shape, int sm_count, int force_ppt = 0);
 
 /// Weights OIHW [Cout][Cin][k][k] -> [(kh * k + kw) * Cin + ci][plan.ldw], zero padded.
 std::vector<float> pack_direct_weights(const std::vector<float>& w, const DirectConvArgs& shape,

@@ -93,18 +93,29 @@ struct TbParams {
 // thread, k in [s * kc, min(K, (s + 1) * kc)) (kc a multiple of 4), partial sums to
 // P[s][m][4 * NQ]. The loop body is smem_gemm.cuh's tile loop (kept apart so that the
 // cluster kernel's instantiation of that loop stays as it is).
-template <int TM>
+template <int TM, bool kPairs>
 __device__ __forceinline__ void tb_project_ksplit(const float* A, int lda, const float* B, int ldb,
                                                   int M, int NQ, int K, int ks, int kc, float* P) {
-  const int tiles = (M + TM - 1) / TM * NQ;
-  for (int t = threadIdx.x; t < tiles * ks; t += kTileBlockThreads) {
-    const int s = t / tiles, tt = t - s * tiles;
-    const int q = tt % NQ, m0 = (tt / NQ) * TM;
+  // kPairs: smem_gemm.cuh v2's lane layout within each split (rows mt + i * Mt; thread
+  // 4u + 2b + a takes quad 2 (u % NQ2) + b and row tile 2 (u / NQ2) + a).
+  const int mt_n = (M + TM - 1) / TM, nq2 = (NQ + 1) >> 1;
+  const int units = kPairs ? ((mt_n + 1) >> 1) * nq2 : mt_n * NQ;
+  const int step = kPairs ? kTileBlockThreads / 4 : kTileBlockThreads;
+  const int a_bit = int(threadIdx.x) & 1, b_bit = (int(threadIdx.x) >> 1) & 1;
+  for (int t = kPairs ? int(threadIdx.x) >> 2 : int(threadIdx.x); t < units * ks; t += step) {
+    const int s = t / units, tt = t - s * units;
+    int q, m0, mstep;
+    if constexpr (kPairs) {
+      q = 2 * (tt % nq2) + b_bit, m0 = 2 * (tt / nq2) + a_bit, mstep = mt_n;
+      if (q >= NQ || m0 >= mt_n) continue;
+    } else {
+      q = tt % NQ, m0 = (tt / NQ) * TM, mstep = 1;
+    }
     const int k0 = s * kc, k1 = min(K, k0 + kc);
     const int k4 = k0 + (max(0, k1 - k0) & ~3);
     const float* a[TM];
 #pragma unroll
-    for (int i = 0; i < TM; ++i) a[i] = A + min(m0 + i, M - 1) * lda;
+    for (int i = 0; i < TM; ++i) a[i] = A + min(m0 + i * mstep, M - 1) * lda;
     const float* b = B + 4 * q;
     float4 acc[TM];
 #pragma unroll
@@ -134,7 +145,7 @@ __device__ __forceinline__ void tb_project_ksplit(const float* A, int lda, const
     }
 #pragma unroll
     for (int i = 0; i < TM; ++i)
-      if (m0 + i < M) st4(P + (size_t(s) * M + m0 + i) * (4 * NQ) + 4 * q, acc[i]);
+      if (m0 + i * mstep < M) st4(P + (size_t(s) * M + m0 + i * mstep) * (4 * NQ) + 4 * q, acc[i]);
   }
 }
 
@@ -155,7 +166,7 @@ __device__ __forceinline__ void tb_trace(const TbParams& p, int k) {
 }
 
 // kExpand = false: no expand layer; the input window is staged into `es` directly.
-template <bool kExpand, bool kTrace>
+template <bool kExpand, bool kTrace, int kLayout>
 __global__ void __launch_bounds__(kTileBlockThreads, 1) tile_block_kernel(const TbParams p) {
   constexpr int T = kTileBlockThreads;
   extern __shared__ __align__(16) float smem[];
@@ -237,7 +248,7 @@ __global__ void __launch_bounds__(kTileBlockThreads, 1) tile_block_kernel(const 
   // pixels outside the image are set to 0 (the depthwise zero padding) after a barrier, so
   // that the GEMM's epilogue needs no per-element position test (a runtime division each).
   if constexpr (kExpand) {
-    smem_gemm<T>(p.tm_expand, xs, ldx, we, p.ldh, in_px, cq, p.cin, [&](int m, int q, float4 v) {
+    smem_gemm<T, kLayout>(p.tm_expand, xs, ldx, we, p.ldh, in_px, cq, p.cin, [&](int m, int q, float4 v) {
       v = add4(v, f4(be + 4 * q));
       st4(es + m * lde + 4 * q, p.expand_relu6 ? relu6_4(v) : v);
     });
@@ -304,11 +315,11 @@ __global__ void __launch_bounds__(kTileBlockThreads, 1) tile_block_kernel(const 
   if (p.ksplit > 1) {
     float* const part = smem + p.sm.part;
     if (p.tm_project >= 4)
-      tb_project_ksplit<4>(ds, lde, B, p.ldo, out_px, oq, p.ch, p.ksplit, p.kc, part);
+      tb_project_ksplit<4, gemm_pairs_at(kLayout, 4)>(ds, lde, B, p.ldo, out_px, oq, p.ch, p.ksplit, p.kc, part);
     else if (p.tm_project == 2)
-      tb_project_ksplit<2>(ds, lde, B, p.ldo, out_px, oq, p.ch, p.ksplit, p.kc, part);
+      tb_project_ksplit<2, gemm_pairs_at(kLayout, 2)>(ds, lde, B, p.ldo, out_px, oq, p.ch, p.ksplit, p.kc, part);
     else
-      tb_project_ksplit<1>(ds, lde, B, p.ldo, out_px, oq, p.ch, p.ksplit, p.kc, part);
+      tb_project_ksplit<1, gemm_pairs_at(kLayout, 1)>(ds, lde, B, p.ldo, out_px, oq, p.ch, p.ksplit, p.kc, part);
     __syncthreads();
     for (int t = tid; t < out_px * oq; t += T) {
       const int m = t / oq, q = t - m * oq;
@@ -317,7 +328,7 @@ __global__ void __launch_bounds__(kTileBlockThreads, 1) tile_block_kernel(const 
       store(m, q, v);
     }
   } else {
-    smem_gemm<T>(p.tm_project, ds, lde, B, p.ldo, out_px, oq, p.ch, store);
+    smem_gemm<T, kLayout>(p.tm_project, ds, lde, B, p.ldo, out_px, oq, p.ch, store);
   }
   if constexpr (kTrace) {
     __syncthreads();  // (trace only) every thread's outputs stored
@@ -362,6 +373,7 @@ std::string TileBlockPlan::str(int batch) const {
   else
     s << "no expand, tm " << tm_project;
   if (ksplit > 1) s << ", K/" << ksplit;
+  if (gemm_layout) s << (gemm_layout == 1 ? ", pairs" : ", mixed");
   s << ", wp "
     << (stage_project ? "smem" : "L2") << "> [" << int64_t(tiles_h) * tiles_w * batch << " blocks, "
     << smem_bytes << " B]";
@@ -369,7 +381,7 @@ std::string TileBlockPlan::str(int batch) const {
 }
 
 TileBlockPlan plan_tile_block(const IrBlockShape& s, int sm_count, size_t smem_limit, int force_th,
-                              int force_tw, int force_ksplit) {
+                              int force_tw, int force_ksplit, int gemm_layout, int tm_lds_cycles) {
   TileBlockPlan p;
   auto refuse = [&](const std::string& why) {
     p = TileBlockPlan();
@@ -379,6 +391,7 @@ TileBlockPlan plan_tile_block(const IrBlockShape& s, int sm_count, size_t smem_l
   if (const std::string why = ir_block_shape_problem(s); !why.empty()) return refuse(why);
   sm_count = std::max(sm_count, 1);
   const int cin4 = padded4(s.cin), ldh = padded4(s.ch), ldo = padded4(s.cout);
+  const int lds_cycles = tm_lds_cycles;
   double best = -1.0;
   for (int th = 1; th <= s.oh; ++th) {
     if (force_th > 0 && th != std::min(force_th, s.oh)) continue;
@@ -386,7 +399,7 @@ TileBlockPlan plan_tile_block(const IrBlockShape& s, int sm_count, size_t smem_l
       if (force_tw > 0 && tw != std::min(force_tw, s.ow)) continue;
       const int in_th = (th - 1) * s.stride + 3, in_tw = (tw - 1) * s.stride + 3;
       const int in_px = in_th * in_tw, out_px = th * tw;
-      const int tm_project = pick_smem_tm(out_px, ldo / 4, s.ch, kTileBlockThreads);
+      const int tm_project = pick_smem_tm(out_px, ldo / 4, s.ch, kTileBlockThreads, lds_cycles);
       int ks = 1, kc = 0;
       choose_ksplit(out_px, ldo / 4, s.ch, tm_project, force_ksplit, &ks, &kc);
       bool fits = false, stage = false;
@@ -414,15 +427,20 @@ TileBlockPlan plan_tile_block(const IrBlockShape& s, int sm_count, size_t smem_l
     }
   }
   if (best < 0.0) return refuse("no output tile fits in shared memory");
-  p.tm_expand = s.expand ? pick_smem_tm(p.in_th * p.in_tw, ldh / 4, s.cin, kTileBlockThreads) : 0;
+  p.tm_expand = s.expand ? pick_smem_tm(p.in_th * p.in_tw, ldh / 4, s.cin, kTileBlockThreads, lds_cycles) : 0;
+  p.gemm_layout = gemm_layout;
   p.smem_bytes = size_t(layout_of(s, p).total) * sizeof(float);
   p.ok = true;
   return p;
 }
 
 void configure_tile_block(size_t smem_bytes) {
-  for (auto kernel : {tile_block_kernel<true, false>, tile_block_kernel<false, false>,
-                      tile_block_kernel<true, true>, tile_block_kernel<false, true>})
+  for (auto kernel : {tile_block_kernel<true, false, kGemmRows>, tile_block_kernel<false, false, kGemmRows>,
+                      tile_block_kernel<true, true, kGemmRows>, tile_block_kernel<false, true, kGemmRows>,
+                      tile_block_kernel<true, false, kGemmPairs>, tile_block_kernel<false, false, kGemmPairs>,
+                      tile_block_kernel<true, true, kGemmPairs>, tile_block_kernel<false, true, kGemmPairs>,
+                      tile_block_kernel<true, false, kGemmMixed>, tile_block_kernel<false, false, kGemmMixed>,
+                      tile_block_kernel<true, true, kGemmMixed>, tile_block_kernel<false, true, kGemmMixed>})
     MBV2_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                          int(std::max<size_t>(smem_bytes, 48 * 1024))));
 }
@@ -452,8 +470,17 @@ void launch_tile_block(const IrBlockShape& s, const TileBlockPlan& plan, const I
   if (size_t(p.sm.total) * sizeof(float) != plan.smem_bytes)
     throw std::logic_error("tile_block: plan does not match the shape");
   const dim3 grid(unsigned(int64_t(plan.tiles_h) * plan.tiles_w * s.n));
-  auto kernel = a.trace ? (s.expand ? tile_block_kernel<true, true> : tile_block_kernel<false, true>)
-                        : (s.expand ? tile_block_kernel<true, false> : tile_block_kernel<false, false>);
+  auto pick = [&](auto expand_trace, auto expand_plain, auto plain_trace, auto plain_plain) {
+    return a.trace ? (s.expand ? expand_trace : plain_trace) : (s.expand ? expand_plain : plain_plain);
+  };
+  auto kernel = plan.gemm_layout == kGemmPairs
+                    ? pick(tile_block_kernel<true, true, kGemmPairs>, tile_block_kernel<true, false, kGemmPairs>,
+                           tile_block_kernel<false, true, kGemmPairs>, tile_block_kernel<false, false, kGemmPairs>)
+                : plan.gemm_layout == kGemmMixed
+                    ? pick(tile_block_kernel<true, true, kGemmMixed>, tile_block_kernel<true, false, kGemmMixed>,
+                           tile_block_kernel<false, true, kGemmMixed>, tile_block_kernel<false, false, kGemmMixed>)
+                    : pick(tile_block_kernel<true, true, kGemmRows>, tile_block_kernel<true, false, kGemmRows>,
+                           tile_block_kernel<false, true, kGemmRows>, tile_block_kernel<false, false, kGemmRows>);
   launch_kernel(kernel, grid, dim3(kTileBlockThreads), plan.smem_bytes, stream, pdl, p);
 }
 

@@ -211,7 +211,26 @@ TEST(CustomBackendApi, OptionsFromEnvironmentRejectBadValues) {
     EXPECT_THROW(CustomOptions::from_env(), InputError) << bad;
   }
   ::setenv("MBV2_CUSTOM_TILE_KSPLIT", "3", 1);
+  for (const char* bad : {"3", "5", "-1", "one"}) {
+    ::setenv("MBV2_CUSTOM_STEM_PPT", bad, 1);
+    EXPECT_THROW(CustomOptions::from_env(), InputError) << bad;
+  }
+  ::setenv("MBV2_CUSTOM_STEM_PPT", "2", 1);
+  for (const char* name : {"MBV2_CUSTOM_BLOCK_GEMM", "MBV2_CUSTOM_TILE_GEMM"}) {
+    for (const char* bad : {"rows", "pairs3", "2", "Rows4", "mixed"}) {
+      ::setenv(name, bad, 1);
+      EXPECT_THROW(CustomOptions::from_env(), InputError) << name << "=" << bad;
+    }
+  }
+  ::setenv("MBV2_CUSTOM_BLOCK_GEMM", "pairs4", 1);
+  ::setenv("MBV2_CUSTOM_TILE_GEMM", "rows2", 1);
   const CustomOptions o = CustomOptions::from_env();
+  EXPECT_EQ(o.stem_ppt, 2);
+  EXPECT_EQ(o.block_gemm_layout, 1);
+  EXPECT_EQ(o.block_tm_lds, 4);
+  EXPECT_EQ(o.tile_gemm_layout, 0);
+  EXPECT_EQ(o.tile_tm_lds, 2);
+  EXPECT_NE(o.str().find("block_gemm=pairs4 tile_gemm=rows2 stem_ppt=2"), std::string::npos) << o.str();
   EXPECT_EQ(o.tile_ksplit, 3);
   EXPECT_NE(o.str().find("tile_ksplit=3"), std::string::npos) << o.str();
   EXPECT_TRUE(o.conv_pool);
@@ -246,6 +265,9 @@ TEST(CustomBackendApi, OptionsFromEnvironmentRejectBadValues) {
   ::unsetenv("MBV2_CUSTOM_CONV_POOL");
   ::unsetenv("MBV2_CUSTOM_TILE_DW_PROJECT");
   ::unsetenv("MBV2_CUSTOM_TILE_KSPLIT");
+  ::unsetenv("MBV2_CUSTOM_STEM_PPT");
+  ::unsetenv("MBV2_CUSTOM_BLOCK_GEMM");
+  ::unsetenv("MBV2_CUSTOM_TILE_GEMM");
   ::setenv("MBV2_CUSTOM_TILE_BLOCK_TILE", "auto", 1);
   const CustomOptions d = CustomOptions::from_env();
   ::unsetenv("MBV2_CUSTOM_TILE_BLOCK_TILE");
@@ -253,6 +275,8 @@ TEST(CustomBackendApi, OptionsFromEnvironmentRejectBadValues) {
   EXPECT_EQ(d.tile_block_th, 0);
   EXPECT_FALSE(d.conv_pool);
   EXPECT_EQ(d.tile_ksplit, 0);
+  EXPECT_NE(d.str().find("block_gemm=mixed2 tile_gemm=pairs4"), std::string::npos) << d.str();
+  EXPECT_EQ(d.stem_ppt, 0);
   EXPECT_TRUE(d.tile_dw_project);
   EXPECT_EQ(d.fusion, CustomOptions().fusion);
   EXPECT_EQ(d.pdl, CustomOptions().pdl);
@@ -430,6 +454,29 @@ TEST(CustomLayers, DefaultModelBatch32) {
 // The 1x1 layers with every tile, both GEMM main loops and every split-K reduction (none,
 // cluster, global; 12 splits is past the largest cluster): each tile's index math, not
 // just the ones the planner happens to pick.
+// The stem's fast path with 4, 2 and 1 output pixels per thread (128 / 256 / 512 threads at
+// batch 1) against the reference, at batch 1 (4-row tiles), 3 and 32 (8-row tiles), on the
+// real stem and on an odd 225x225 input (partial tiles at the right and bottom edges).
+TEST(CustomLayers, StemPixelsPerThread) {
+  MBV2_SKIP_WITHOUT_GPU();
+  for (int res : {224, 225}) {
+    const ModelSpec spec = mobilenet_v2(1.0, res, 10);
+    const ModelWeights weights = synthetic_weights(spec, 41);
+    for (int ppt : {4, 2, 1}) {
+      for (int batch : {1, 3, 32}) {
+        CustomOptions o;
+        o.stem_ppt = ppt;
+        SCOPED_TRACE("resolution " + std::to_string(res) + " ppt " + std::to_string(ppt) + " batch " +
+                     std::to_string(batch));
+        std::unique_ptr<Backend> backend = prepared(spec, weights, batch, o);
+        const std::string k = backend->describe(0).kernel;
+        EXPECT_NE(k.find(std::to_string(ppt) + "px x 8ch"), std::string::npos) << k;
+        expect_layer_matches(*backend, spec, weights, 0, batch, 42);
+      }
+    }
+  }
+}
+
 TEST(CustomLayers, EveryGemmTileAndSplitK) {
   MBV2_SKIP_WITHOUT_GPU();
   const ModelSpec spec = mobilenet_v2(0.5, 64, 100);
@@ -539,6 +586,12 @@ TEST(CustomSanitize, EveryLayerKernelOnce) {
   expect_all_layers_match(spec, weights, 2, split);  // split-K in a cluster (DSMEM)
   split.pw_cluster = false;
   expect_all_layers_match(spec, weights, 2, split);  // split-K through the L2 workspace
+  for (int ppt : {2, 1}) {  // the stem with 2 and 1 output pixels per thread
+    CustomOptions stem;
+    stem.stem_ppt = ppt;
+    std::unique_ptr<Backend> backend = prepared(spec, weights, 1, stem);
+    expect_layer_matches(*backend, spec, weights, 0, 1, 24);
+  }
   for (const Layer& l : awkward_layers()) {
     SCOPED_TRACE(l.describe());
     expect_hand_layer_matches(l, 2);

@@ -260,6 +260,60 @@ TEST(CustomNetwork, TileBlocksOnAwkwardShapes) {
   }
 }
 
+// The fused and tile kernels' two GEMM lane layouts (smem_gemm.cuh v1 lane rows, v2 2 x 2
+// quads): each output is one thread's sum over k in the same order in both, so the logits
+// must be bit-identical, on MobileNetV2's own batch-1 plan (tile and cluster blocks) and on
+// the awkward chain at batch 3 with every TM, clusters and tiles (K split off: its split count
+// follows the tile count), with the TM picks of both estimates (2 and 4 cycles per shared load).
+TEST(CustomNetwork, GemmLaneLayoutsAreBitIdentical) {
+  MBV2_SKIP_WITHOUT_GPU();
+  struct Case {
+    const ModelSpec* spec;
+    const ModelWeights* weights;
+    int batch;
+    CustomOptions o;
+  };
+  const ModelSpec awkward = awkward_block_spec();
+  const ModelWeights awkward_w = synthetic_weights(awkward, 101);
+  std::vector<Case> cases;
+  cases.push_back({&test::default_spec(), &test::default_weights(), 1, CustomOptions{}});
+  for (int tm : {1, 2, 4}) {
+    CustomOptions c = fusion(true, true);
+    c.block_tm_expand = c.block_tm_project = tm;
+    cases.push_back({&awkward, &awkward_w, 3, c});
+    CustomOptions t = c;
+    t.tile_block_px = 1, t.tile_ksplit = 1;
+    t.tile_block_th = 2, t.tile_block_tw = 3;
+    cases.push_back({&awkward, &awkward_w, 3, t});
+  }
+  for (const Case& c : cases) {
+    const HostTensor in = random_tensor(c.spec->input_shape(c.batch), Layout::kNHWC, 102);
+    for (int lds : {4, 2}) {  // the same TM picks in every layout
+      std::vector<float> first;
+      for (int layout : {0, 1, 2}) {  // rows, pairs, mixed
+        CustomOptions o = c.o;
+        o.block_gemm_layout = o.tile_gemm_layout = layout;
+        o.block_tm_lds = o.tile_tm_lds = lds;
+        SCOPED_TRACE(c.spec->str() + " batch " + std::to_string(c.batch) + " " + o.str());
+        std::unique_ptr<Backend> b = prepared(*c.spec, *c.weights, c.batch, o);
+        const std::string d = b->describe_forward();
+        EXPECT_EQ(d.find("pairs, wp") != std::string::npos, layout == 1) << d;
+        EXPECT_EQ(d.find("mixed, wp") != std::string::npos, layout == 2) << d;
+        const std::vector<float> y = run_forward(*b, *c.spec, in);
+        if (layout == 0) {
+          first = y;
+          expect_matches_reference(*c.spec, *c.weights, c.batch, o, 103);
+          continue;
+        }
+        ASSERT_EQ(y.size(), first.size());
+        size_t mismatches = 0;
+        for (size_t i = 0; i < y.size(); ++i) mismatches += !(y[i] == first[i]);
+        EXPECT_EQ(mismatches, 0u);
+      }
+    }
+  }
+}
+
 // The tile kernel without expand layer, planner and forced tiles; with tile blocks off, the
 // same chain runs unfused (the cluster kernel needs an expand layer).
 TEST(CustomNetwork, TileBlocksWithoutExpandLayer) {
@@ -343,13 +397,18 @@ TEST(CustomSanitize, FusedBlocksAwkwardOnce) {
     CustomOptions o = fusion(true, batch == 3);
     o.block_slices = batch == 3 ? 16 : 0;  // non-portable clusters of up to 16 blocks
     o.block_late_wp = false;
+    o.block_gemm_layout = batch == 3 ? 1 : 0;  // every GEMM lane layout (smem_gemm.cuh)
     expect_matches_reference(spec, weights, batch, o, 74);
+    o.block_gemm_layout = 2;
     o.block_late_wp = true;
     expect_matches_reference(spec, weights, batch, o, 77);
     o.tile_block_px = 1;  // the tile kernel on every block
     o.tile_block_th = batch == 3 ? 2 : 0, o.tile_block_tw = batch == 3 ? 3 : 0;
     o.tile_ksplit = batch == 3 ? 3 : 0;  // uneven K splits of the projection; the planner's at 1
     expect_matches_reference(spec, weights, batch, o, 78);
+    o.tile_gemm_layout = batch == 3 ? 0 : 2;
+    expect_matches_reference(spec, weights, batch, o, 81);
+    o.tile_gemm_layout = 1;
     expect_matches_reference(dw_first_spec(), synthetic_weights(dw_first_spec(), 79), batch, o, 79);
     const ModelSpec cp = conv_pool_spec(40, 600, 5, Activation::kRelu6);
     CustomOptions cpo = o;
