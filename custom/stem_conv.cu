@@ -20,6 +20,9 @@
 //       tile (MBV2_CUSTOM_STEM_PPT). H200 batch 1, graph end to end, 3 rounds: 2 pixels
 //       157.04 / 157.12 / 157.17 µs, 1 pixel 158.44 / 158.22 / 158.21, 4 pixels ~158.2:
 //       the planner takes 2 for 4-row tiles (small batch), 4 otherwise.
+//       Launch bounds 512 only for the 1-pixel instantiation: with 512 on all of them the
+//       4-pixel kernels took 87 registers instead of 77, 2 blocks per SM instead of 3, and the
+//       batch-256 stem measured 392 vs 353 µs (reference report of c4b19e7).
 #include "custom/stem_conv.h"
 
 #include <algorithm>
@@ -47,7 +50,7 @@ struct DcParams {
 
 // kCin / kK / kS = 0: taken from the parameters at run time.
 template <int kCin, int kK, int kS, int kTH, int kTW, int kPpt, int kCpt>
-__global__ void __launch_bounds__(512) direct_conv_kernel(const DcParams p) {
+__global__ void __launch_bounds__(kCin == 3 && kPpt == 1 ? 512 : 256) direct_conv_kernel(const DcParams p) {
   static_assert(kCpt % 4 == 0 && kTW % kPpt == 0, "items are float4 channel groups");
   extern __shared__ __align__(16) float smem[];
   const int cin = kCin ? kCin : p.Cin;
