@@ -51,6 +51,9 @@
 //       rounds; session 7: 164.53 / 164.56 / 164.66 vs 165.05 / 164.94 / 164.89.
 //       Measured slower and removed: register double-buffered GEMM loops (166.3 vs 164.7 µs;
 //       code in commit 6e90050).
+//   v2.6 GEMM lane layout as a template parameter (smem_gemm.cuh v2: rows, 2 x 2 quads, or
+//       quads below TM 4) and the TM estimate at 2 cycles per shared load (more TM 2 picks).
+//       H200 b1 (with the tile blocks' quads and the stem's 2 px/thread): 153.2 vs 158.3 µs.
 //   Phase trace (MBV2_CUSTOM_TRACE=1, tools/mbv2_ir_trace): a separate instantiation of the
 //       kernel stamps clock64 at 9 points (the first trace, commit e9ca430, was a runtime
 //       branch in the one kernel and moved the untraced kernel's time).
