@@ -422,7 +422,11 @@ auto ir_block_kernel_for(const IrBlockPlan& plan, bool trace) {
 }
 
 // Rows per thread tile: smem_gemm.cuh's pipe-aware estimate for 512 threads.
+// TM 2 wherever its thread tiles fit in one round of the block's threads (every GEMM of the
+// batch-1 plan; H200, b1 graph, forced TM 2 / 2: 151.3 vs 152.6 µs with the estimate's picks
+// of 2 or 4, TM 1 slower still), else the estimate.
 int pick_tm(int m, int nq, int k, int lds_cycles) {
+  if (int64_t((m + 1) / 2) * nq <= kIrBlockThreads) return 2;
   return pick_smem_tm(m, nq, k, kIrBlockThreads, lds_cycles);
 }
 
