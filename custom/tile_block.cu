@@ -31,17 +31,19 @@
 //       clock64 at kTileTracePoints points (the default kernels are separate instances).
 //       H200 batch 1: the projection takes 2.2-2.9 µs in every tile block, 56-84 thread
 //       tiles of 512 threads each running a 24-36-step chain (custom/NOTES.md, session 7).
-//   v1.3 (NOT GPU-run yet) the expand's epilogue without the per-element image test: edge
+//   v1.3 the expand's epilogue without the per-element image test: edge
 //       tiles zero their outside pixels in a pass after the GEMM (3-5: 816 tiles x 4
 //       elements had a runtime division each; the expand took 3.7 µs).
-//   v1.2 (NOT GPU-run yet) the projection's K split `ksplit` ways over the idle threads:
+//   v1.2 the projection's K split `ksplit` ways over the idle threads:
 //       partial products into shared memory [ksplit][pixels][ldo], summed in split order in
 //       the store loop (deterministic). Planner: the most splits (8, 4, 2) that keep every
 //       (split, tile) item on its own thread and >= 16 k per split. Prediction: ~2.5 ->
-//       ~0.8 µs per tile block.
+//       ~0.8 µs per tile block; measured 2.8 -> 2.4 µs (H200 b1 end to end 157.7 -> 157.6).
 //   v1.4 GEMM lane layout as a template parameter (smem_gemm.cuh v2); default 2 x 2 quads
 //       with v1's TM estimate: the expand 3.57 -> 3.11 µs (3-5), 2.82 -> 2.40 (9-11) on the
 //       H200 at batch 1.
+//   v1.5 (NOT GPU-run yet) no K split of the projection below K = 64 (the first block's
+//       K = 32: 2.16 µs unsplit vs 2.55 in 2 splits); predicted -0.4 µs at batch 1.
 #include "custom/tile_block.h"
 
 #include <algorithm>
@@ -341,13 +343,16 @@ __global__ void __launch_bounds__(kTileBlockThreads, 1) tile_block_kernel(const 
 
 // K splits of the projection (and the k per split, a multiple of 4) for an out_px x (4 oq) x
 // ch product in tm-pixel tiles: forced (clamped so that no split is empty), or the most of
-// 8, 4, 2 that keep every (split, tile) item on its own thread with >= 16 k per split.
+// 8, 4, 2 that keep every (split, tile) item on its own thread with >= 16 k per split; none
+// below K = kMinSplitK (H200 batch 1, session 8 trace: the first block's projection, K = 32,
+// took 2.55 µs in 2 splits and 2.16 without; K = 96..192 gained 0.3-0.6 µs per block).
+constexpr int kMinSplitK = 64;
 void choose_ksplit(int out_px, int oq, int ch, int tm, int force, int* ks, int* kc) {
   const int tiles = (out_px + tm - 1) / tm * oq;
   int k = 1;
   if (force > 0) {
     k = force;
-  } else {
+  } else if (ch >= kMinSplitK) {
     for (int c : {8, 4, 2})
       if (int64_t(tiles) * c <= kTileBlockThreads && ch / c >= 16) {
         k = c;

@@ -723,6 +723,18 @@ TEST(CustomTileBlockPlan, RefusesWhatTheKernelCannotRunAndHonoursForcedTiles) {
   ASSERT_TRUE(k16.ok) << k16.reason;
   EXPECT_EQ(k16.ksplit, 8);
   EXPECT_EQ(k16.k_per_split, 4);
+  // The planner splits no K below 64: MobileNetV2's front block (depthwise 32 -> project 16
+  // at 112x112, no expand) keeps K = 32 whole, but 2 splits forced are still 16 + 16.
+  custom::IrBlockShape front;
+  front.n = 1, front.h = front.w = front.oh = front.ow = 112, front.cin = front.ch = 32, front.cout = 16;
+  front.expand = false;
+  const custom::TileBlockPlan unsplit = custom::plan_tile_block(front, 132, 227 * 1024);
+  ASSERT_TRUE(unsplit.ok) << unsplit.reason;
+  EXPECT_EQ(unsplit.ksplit, 1) << unsplit.str(1);
+  const custom::TileBlockPlan two = custom::plan_tile_block(front, 132, 227 * 1024, 0, 0, 2);
+  ASSERT_TRUE(two.ok) << two.reason;
+  EXPECT_EQ(two.ksplit, 2);
+  EXPECT_EQ(two.k_per_split, 16);
   const custom::TileBlockPlan big = custom::plan_tile_block(s, 132, 227 * 1024, 100, 100);
   ASSERT_FALSE(big.ok);  // a 56x56 tile (58x58 window x 148 channels) does not fit
   custom::IrBlockShape small = s;
