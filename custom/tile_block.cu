@@ -303,6 +303,18 @@ __global__ void __launch_bounds__(kTileBlockThreads, 1) tile_block_kernel(const 
   }
 }
 
+// Every instantiation, chosen by its three switches (launch and configure_tile_block).
+template <int kLayout>
+auto tile_block_kernel_for(bool expand, bool trace) {
+  if (trace) return expand ? tile_block_kernel<true, true, kLayout> : tile_block_kernel<false, true, kLayout>;
+  return expand ? tile_block_kernel<true, false, kLayout> : tile_block_kernel<false, false, kLayout>;
+}
+auto tile_block_kernel_for(int gemm_layout, bool expand, bool trace) {
+  if (gemm_layout == kGemmPairs) return tile_block_kernel_for<kGemmPairs>(expand, trace);
+  if (gemm_layout == kGemmMixed) return tile_block_kernel_for<kGemmMixed>(expand, trace);
+  return tile_block_kernel_for<kGemmRows>(expand, trace);
+}
+
 // K splits of the projection (and the k per split, a multiple of 4) for an out_px x (4 oq) x
 // ch product in tm-pixel tiles: forced (clamped so that no split is empty), or the most of
 // 8, 4, 2 that keep every (split, tile) item on its own thread with >= 16 k per split.
@@ -402,14 +414,12 @@ TileBlockPlan plan_tile_block(const IrBlockShape& s, int sm_count, size_t smem_l
 }
 
 void configure_tile_block(size_t smem_bytes) {
-  for (auto kernel : {tile_block_kernel<true, false, kGemmRows>, tile_block_kernel<false, false, kGemmRows>,
-                      tile_block_kernel<true, true, kGemmRows>, tile_block_kernel<false, true, kGemmRows>,
-                      tile_block_kernel<true, false, kGemmPairs>, tile_block_kernel<false, false, kGemmPairs>,
-                      tile_block_kernel<true, true, kGemmPairs>, tile_block_kernel<false, true, kGemmPairs>,
-                      tile_block_kernel<true, false, kGemmMixed>, tile_block_kernel<false, false, kGemmMixed>,
-                      tile_block_kernel<true, true, kGemmMixed>, tile_block_kernel<false, true, kGemmMixed>})
-    MBV2_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                         int(std::max<size_t>(smem_bytes, 48 * 1024))));
+  for (int layout : {kGemmRows, kGemmPairs, kGemmMixed})
+    for (bool expand : {false, true})
+      for (bool trace : {false, true})
+        MBV2_CUDA_CHECK(cudaFuncSetAttribute(tile_block_kernel_for(layout, expand, trace),
+                                             cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                             int(std::max<size_t>(smem_bytes, 48 * 1024))));
 }
 
 void launch_tile_block(const IrBlockShape& s, const TileBlockPlan& plan, const IrBlockArgs& a,
@@ -437,17 +447,7 @@ void launch_tile_block(const IrBlockShape& s, const TileBlockPlan& plan, const I
   if (size_t(p.sm.total) * sizeof(float) != plan.smem_bytes)
     throw std::logic_error("tile_block: plan does not match the shape");
   const dim3 grid(unsigned(int64_t(plan.tiles_h) * plan.tiles_w * s.n));
-  auto pick = [&](auto expand_trace, auto expand_plain, auto plain_trace, auto plain_plain) {
-    return a.trace ? (s.expand ? expand_trace : plain_trace) : (s.expand ? expand_plain : plain_plain);
-  };
-  auto kernel = plan.gemm_layout == kGemmPairs
-                    ? pick(tile_block_kernel<true, true, kGemmPairs>, tile_block_kernel<true, false, kGemmPairs>,
-                           tile_block_kernel<false, true, kGemmPairs>, tile_block_kernel<false, false, kGemmPairs>)
-                : plan.gemm_layout == kGemmMixed
-                    ? pick(tile_block_kernel<true, true, kGemmMixed>, tile_block_kernel<true, false, kGemmMixed>,
-                           tile_block_kernel<false, true, kGemmMixed>, tile_block_kernel<false, false, kGemmMixed>)
-                    : pick(tile_block_kernel<true, true, kGemmRows>, tile_block_kernel<true, false, kGemmRows>,
-                           tile_block_kernel<false, true, kGemmRows>, tile_block_kernel<false, false, kGemmRows>);
+  const auto kernel = tile_block_kernel_for(plan.gemm_layout, s.expand, a.trace != nullptr);
   launch_kernel(kernel, grid, dim3(kTileBlockThreads), plan.smem_bytes, stream, pdl, p);
 }
 
