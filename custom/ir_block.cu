@@ -410,15 +410,18 @@ __global__ void __launch_bounds__(kIrBlockThreads, 1) ir_block_kernel(const IrPa
 
 // The instantiation a plan runs, with or without the phase trace.
 template <int kLayout>
-auto ir_block_kernel_for(const IrBlockPlan& plan, bool trace) {
-  if (trace)
-    return plan.late_project_weights ? ir_block_kernel<true, true, kLayout> : ir_block_kernel<false, true, kLayout>;
-  return plan.late_project_weights ? ir_block_kernel<true, false, kLayout> : ir_block_kernel<false, false, kLayout>;
+auto ir_block_kernel_for(bool late_wp, bool trace) {
+  if (trace) return late_wp ? ir_block_kernel<true, true, kLayout> : ir_block_kernel<false, true, kLayout>;
+  return late_wp ? ir_block_kernel<true, false, kLayout> : ir_block_kernel<false, false, kLayout>;
+}
+// Every instantiation, chosen by its three switches (launch and configure_ir_block).
+auto ir_block_kernel_for(int gemm_layout, bool late_wp, bool trace) {
+  if (gemm_layout == kGemmPairs) return ir_block_kernel_for<kGemmPairs>(late_wp, trace);
+  if (gemm_layout == kGemmMixed) return ir_block_kernel_for<kGemmMixed>(late_wp, trace);
+  return ir_block_kernel_for<kGemmRows>(late_wp, trace);
 }
 auto ir_block_kernel_for(const IrBlockPlan& plan, bool trace) {
-  if (plan.gemm_layout == kGemmPairs) return ir_block_kernel_for<kGemmPairs>(plan, trace);
-  if (plan.gemm_layout == kGemmMixed) return ir_block_kernel_for<kGemmMixed>(plan, trace);
-  return ir_block_kernel_for<kGemmRows>(plan, trace);
+  return ir_block_kernel_for(plan.gemm_layout, plan.late_project_weights, trace);
 }
 
 // Rows per thread tile: smem_gemm.cuh's pipe-aware estimate for 512 threads.
@@ -536,16 +539,14 @@ bool ir_block_auto_fuses(const IrBlockShape& s) {
 }
 
 void configure_ir_block(size_t smem_bytes) {
-  for (auto kernel : {ir_block_kernel<false, false, kGemmRows>, ir_block_kernel<true, false, kGemmRows>,
-                      ir_block_kernel<false, true, kGemmRows>, ir_block_kernel<true, true, kGemmRows>,
-                      ir_block_kernel<false, false, kGemmPairs>, ir_block_kernel<true, false, kGemmPairs>,
-                      ir_block_kernel<false, true, kGemmPairs>, ir_block_kernel<true, true, kGemmPairs>,
-                      ir_block_kernel<false, false, kGemmMixed>, ir_block_kernel<true, false, kGemmMixed>,
-                      ir_block_kernel<false, true, kGemmMixed>, ir_block_kernel<true, true, kGemmMixed>}) {
-    MBV2_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                         int(std::max<size_t>(smem_bytes, 48 * 1024))));
-    MBV2_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
-  }
+  for (int layout : {kGemmRows, kGemmPairs, kGemmMixed})
+    for (bool late_wp : {false, true})
+      for (bool trace : {false, true}) {
+        const auto kernel = ir_block_kernel_for(layout, late_wp, trace);
+        MBV2_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                             int(std::max<size_t>(smem_bytes, 48 * 1024))));
+        MBV2_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
+      }
 }
 
 int ir_block_max_active_clusters(const IrBlockPlan& plan) {

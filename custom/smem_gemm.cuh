@@ -39,101 +39,90 @@ __device__ __forceinline__ float4 add4(float4 a, float4 b) {
   return make_float4(a.x + b.x, a.y + b.y, a.z + b.z, a.w + b.w);
 }
 
-// C[m][4q..4q+3] = sum_{k < K} A[m][k] * B[k][4q..4q+3] for m < M, q < NQ, handed to
-// epi(m, q, value). A: shared memory, row stride lda (multiple of 4, columns up to
-// round-up-4(K) readable). B: shared or global, row stride ldb (multiple of 4), rows < K
-// only are read. Each of the kThreads threads takes TM rows x one quad at a time.
-template <int TM, int kThreads, class Epi>
-__device__ __forceinline__ void tile_gemm(const float* A, int lda, const float* B, int ldb, int M,
-                                          int NQ, int K, Epi&& epi) {
-  const int tiles = (M + TM - 1) / TM * NQ;
-  const int k4 = K & ~3;
-  for (int t = threadIdx.x; t < tiles; t += kThreads) {
-    const int q = t % NQ, m0 = (t / NQ) * TM;
-    const float* a[TM];
-#pragma unroll
-    for (int i = 0; i < TM; ++i) a[i] = A + min(m0 + i, M - 1) * lda;
-    const float* b = B + 4 * q;
-    float4 acc[TM];
-#pragma unroll
-    for (int i = 0; i < TM; ++i) acc[i] = make_float4(0.f, 0.f, 0.f, 0.f);
+// acc[i] += sum_{k0 <= k < k1} a[i][k] * b[k * ldb + 0..3], k in increasing order (k1 >= k0):
+// the register-tile inner loop of every GEMM below (4 k per step, then the remainder).
+template <int TM>
+__device__ __forceinline__ void tile_accumulate(const float* const (&a)[TM], const float* b, int ldb,
+                                                int k0, int k1, float4 (&acc)[TM]) {
+  const int k4 = k0 + ((k1 - k0) & ~3);
 #pragma unroll 2
-    for (int k = 0; k < k4; k += 4) {
-      const float4 b0 = f4(b + (k + 0) * ldb), b1 = f4(b + (k + 1) * ldb);
-      const float4 b2 = f4(b + (k + 2) * ldb), b3 = f4(b + (k + 3) * ldb);
+  for (int k = k0; k < k4; k += 4) {
+    const float4 b0 = f4(b + (k + 0) * ldb), b1 = f4(b + (k + 1) * ldb);
+    const float4 b2 = f4(b + (k + 2) * ldb), b3 = f4(b + (k + 3) * ldb);
 #pragma unroll
-      for (int i = 0; i < TM; ++i) {
-        const float4 av = f4(a[i] + k);
-        float4& c = acc[i];
-        c.x = fmaf(av.x, b0.x, c.x), c.y = fmaf(av.x, b0.y, c.y), c.z = fmaf(av.x, b0.z, c.z), c.w = fmaf(av.x, b0.w, c.w);
-        c.x = fmaf(av.y, b1.x, c.x), c.y = fmaf(av.y, b1.y, c.y), c.z = fmaf(av.y, b1.z, c.z), c.w = fmaf(av.y, b1.w, c.w);
-        c.x = fmaf(av.z, b2.x, c.x), c.y = fmaf(av.z, b2.y, c.y), c.z = fmaf(av.z, b2.z, c.z), c.w = fmaf(av.z, b2.w, c.w);
-        c.x = fmaf(av.w, b3.x, c.x), c.y = fmaf(av.w, b3.y, c.y), c.z = fmaf(av.w, b3.z, c.z), c.w = fmaf(av.w, b3.w, c.w);
-      }
+    for (int i = 0; i < TM; ++i) {
+      const float4 av = f4(a[i] + k);
+      float4& c = acc[i];
+      c.x = fmaf(av.x, b0.x, c.x), c.y = fmaf(av.x, b0.y, c.y), c.z = fmaf(av.x, b0.z, c.z), c.w = fmaf(av.x, b0.w, c.w);
+      c.x = fmaf(av.y, b1.x, c.x), c.y = fmaf(av.y, b1.y, c.y), c.z = fmaf(av.y, b1.z, c.z), c.w = fmaf(av.y, b1.w, c.w);
+      c.x = fmaf(av.z, b2.x, c.x), c.y = fmaf(av.z, b2.y, c.y), c.z = fmaf(av.z, b2.z, c.z), c.w = fmaf(av.z, b2.w, c.w);
+      c.x = fmaf(av.w, b3.x, c.x), c.y = fmaf(av.w, b3.y, c.y), c.z = fmaf(av.w, b3.z, c.z), c.w = fmaf(av.w, b3.w, c.w);
     }
-    for (int k = k4; k < K; ++k) {
-      const float4 bk = f4(b + k * ldb);
+  }
+  for (int k = k4; k < k1; ++k) {
+    const float4 bk = f4(b + k * ldb);
 #pragma unroll
-      for (int i = 0; i < TM; ++i) {
-        const float av = a[i][k];
-        float4& c = acc[i];
-        c.x = fmaf(av, bk.x, c.x), c.y = fmaf(av, bk.y, c.y), c.z = fmaf(av, bk.z, c.z), c.w = fmaf(av, bk.w, c.w);
-      }
+    for (int i = 0; i < TM; ++i) {
+      const float av = a[i][k];
+      float4& c = acc[i];
+      c.x = fmaf(av, bk.x, c.x), c.y = fmaf(av, bk.y, c.y), c.z = fmaf(av, bk.z, c.z), c.w = fmaf(av, bk.w, c.w);
     }
-#pragma unroll
-    for (int i = 0; i < TM; ++i)
-      if (m0 + i < M) epi(m0 + i, q, acc[i]);
   }
 }
 
-// The same product with the kPairs lane layout (v2). Thread tile (row tile mt, quad q):
-// rows mt, mt + Mt, ..., mt + (TM - 1) Mt (Mt = ceil(M / TM)), columns 4q..4q+3. Threads are
-// grouped in fours: thread 4u + 2b + a takes q = 2 (u % NQ2) + b, mt = 2 (u / NQ2) + a, so the
-// B address depends on threadIdx.x >> 1 only and the A addresses not on bit 1.
-template <int TM, int kThreads, class Epi>
-__device__ __forceinline__ void tile_gemm_pairs(const float* A, int lda, const float* B, int ldb,
-                                                int M, int NQ, int K, Epi&& epi) {
+// Which thread takes which TM-row x 4-column tile of an M x 4 NQ product. Lane rows (v1): item
+// t = thread + j * kThreads is quad t % NQ, rows (t / NQ) TM + 0..TM-1. kPairs (v2): threads in
+// fours, item u = thread / 4 + j * kThreads / 4; thread 4u' + 2b + a takes quad 2 (u % NQ2) + b
+// and row tile mt = 2 (u / NQ2) + a, rows mt, mt + Mt, ..., mt + (TM - 1) Mt (Mt = ceil(M /
+// TM)): the B address depends on threadIdx.x >> 1 only and the A addresses not on bit 1.
+template <int TM, int kThreads, bool kPairs>
+struct TileWalk {
   static_assert(kThreads % 32 == 0, "whole warps");
-  const int mt_n = (M + TM - 1) / TM, nq2 = (NQ + 1) >> 1;
-  const int units = ((mt_n + 1) >> 1) * nq2;
-  const int a_bit = int(threadIdx.x) & 1, b_bit = (int(threadIdx.x) >> 1) & 1;
-  const int k4 = K & ~3;
-  for (int u = int(threadIdx.x) >> 2; u < units; u += kThreads / 4) {
-    const int q = 2 * (u % nq2) + b_bit, mt = 2 * (u / nq2) + a_bit;
-    if (q >= NQ || mt >= mt_n) continue;
+  static constexpr int kStep = kPairs ? kThreads / 4 : kThreads;  ///< item stride per thread
+  int NQ, mt_n, nq2;
+  int items;  ///< items per product; thread-local walk: first(), += kStep, < items
+  __device__ __forceinline__ TileWalk(int M, int nq)
+      : NQ(nq), mt_n((M + TM - 1) / TM), nq2((nq + 1) >> 1),
+        items(kPairs ? ((mt_n + 1) >> 1) * nq2 : mt_n * nq) {}
+  __device__ __forceinline__ static int first() {
+    return kPairs ? int(threadIdx.x) >> 2 : int(threadIdx.x);
+  }
+  /// Quad, first row and row stride of item t; false for the pair layout's padding items.
+  __device__ __forceinline__ bool at(int t, int* q, int* m0, int* mstep) const {
+    if constexpr (kPairs) {
+      *q = 2 * (t % nq2) + ((int(threadIdx.x) >> 1) & 1);
+      *m0 = 2 * (t / nq2) + (int(threadIdx.x) & 1);
+      *mstep = mt_n;
+      return *q < NQ && *m0 < mt_n;
+    } else {
+      *q = t % NQ, *m0 = (t / NQ) * TM, *mstep = 1;
+      return true;
+    }
+  }
+};
+
+// C[m][4q..4q+3] = sum_{k < K} A[m][k] * B[k][4q..4q+3] for m < M, q < NQ, handed to
+// epi(m, q, value). A: shared memory, row stride lda (multiple of 4, columns up to
+// round-up-4(K) readable). B: shared or global, row stride ldb (multiple of 4), rows < K
+// only are read. Each of the kThreads threads takes TM rows x one quad at a time, in the
+// TileWalk layout (kPairs: v2's 2 x 2 quads).
+template <int TM, int kThreads, bool kPairs, class Epi>
+__device__ __forceinline__ void tile_gemm(const float* A, int lda, const float* B, int ldb, int M,
+                                          int NQ, int K, Epi&& epi) {
+  const TileWalk<TM, kThreads, kPairs> walk(M, NQ);
+  for (int t = walk.first(); t < walk.items; t += walk.kStep) {
+    int q, m0, mstep;
+    if (!walk.at(t, &q, &m0, &mstep)) continue;
     const float* a[TM];
 #pragma unroll
-    for (int i = 0; i < TM; ++i) a[i] = A + min(mt + i * mt_n, M - 1) * lda;
-    const float* b = B + 4 * q;
+    for (int i = 0; i < TM; ++i) a[i] = A + min(m0 + i * mstep, M - 1) * lda;
     float4 acc[TM];
 #pragma unroll
     for (int i = 0; i < TM; ++i) acc[i] = make_float4(0.f, 0.f, 0.f, 0.f);
-#pragma unroll 2
-    for (int k = 0; k < k4; k += 4) {
-      const float4 b0 = f4(b + (k + 0) * ldb), b1 = f4(b + (k + 1) * ldb);
-      const float4 b2 = f4(b + (k + 2) * ldb), b3 = f4(b + (k + 3) * ldb);
-#pragma unroll
-      for (int i = 0; i < TM; ++i) {
-        const float4 av = f4(a[i] + k);
-        float4& c = acc[i];
-        c.x = fmaf(av.x, b0.x, c.x), c.y = fmaf(av.x, b0.y, c.y), c.z = fmaf(av.x, b0.z, c.z), c.w = fmaf(av.x, b0.w, c.w);
-        c.x = fmaf(av.y, b1.x, c.x), c.y = fmaf(av.y, b1.y, c.y), c.z = fmaf(av.y, b1.z, c.z), c.w = fmaf(av.y, b1.w, c.w);
-        c.x = fmaf(av.z, b2.x, c.x), c.y = fmaf(av.z, b2.y, c.y), c.z = fmaf(av.z, b2.z, c.z), c.w = fmaf(av.z, b2.w, c.w);
-        c.x = fmaf(av.w, b3.x, c.x), c.y = fmaf(av.w, b3.y, c.y), c.z = fmaf(av.w, b3.z, c.z), c.w = fmaf(av.w, b3.w, c.w);
-      }
-    }
-    for (int k = k4; k < K; ++k) {
-      const float4 bk = f4(b + k * ldb);
-#pragma unroll
-      for (int i = 0; i < TM; ++i) {
-        const float av = a[i][k];
-        float4& c = acc[i];
-        c.x = fmaf(av, bk.x, c.x), c.y = fmaf(av, bk.y, c.y), c.z = fmaf(av, bk.z, c.z), c.w = fmaf(av, bk.w, c.w);
-      }
-    }
+    tile_accumulate<TM>(a, B + 4 * q, ldb, 0, K, acc);
 #pragma unroll
     for (int i = 0; i < TM; ++i)
-      if (mt + i * mt_n < M) epi(mt + i * mt_n, q, acc[i]);
+      if (m0 + i * mstep < M) epi(m0 + i * mstep, q, acc[i]);
   }
 }
 
@@ -150,19 +139,19 @@ __device__ __forceinline__ void smem_gemm(int tm, const float* A, int lda, const
                                           int M, int NQ, int K, Epi&& epi) {
   if (tm >= 4) {
     if constexpr (gemm_pairs_at(kLayout, 4))
-      tile_gemm_pairs<4, kThreads>(A, lda, B, ldb, M, NQ, K, epi);
+      tile_gemm<4, kThreads, true>(A, lda, B, ldb, M, NQ, K, epi);
     else
-      tile_gemm<4, kThreads>(A, lda, B, ldb, M, NQ, K, epi);
+      tile_gemm<4, kThreads, false>(A, lda, B, ldb, M, NQ, K, epi);
   } else if (tm == 2) {
     if constexpr (gemm_pairs_at(kLayout, 2))
-      tile_gemm_pairs<2, kThreads>(A, lda, B, ldb, M, NQ, K, epi);
+      tile_gemm<2, kThreads, true>(A, lda, B, ldb, M, NQ, K, epi);
     else
-      tile_gemm<2, kThreads>(A, lda, B, ldb, M, NQ, K, epi);
+      tile_gemm<2, kThreads, false>(A, lda, B, ldb, M, NQ, K, epi);
   } else {
     if constexpr (gemm_pairs_at(kLayout, 1))
-      tile_gemm_pairs<1, kThreads>(A, lda, B, ldb, M, NQ, K, epi);
+      tile_gemm<1, kThreads, true>(A, lda, B, ldb, M, NQ, K, epi);
     else
-      tile_gemm<1, kThreads>(A, lda, B, ldb, M, NQ, K, epi);
+      tile_gemm<1, kThreads, false>(A, lda, B, ldb, M, NQ, K, epi);
   }
 }
 

@@ -94,60 +94,24 @@ struct TbParams {
   TbSmem sm;
 };
 
-// The projection with K split `ks` ways: item t = (split s, TM-pixel x quad tile) on its own
-// thread, k in [s * kc, min(K, (s + 1) * kc)) (kc a multiple of 4), partial sums to
-// P[s][m][4 * NQ]. The loop body is smem_gemm.cuh's tile loop (kept apart so that the
-// cluster kernel's instantiation of that loop stays as it is).
+// The projection with K split `ks` ways: item t = (split s, tile) on its own thread, tiles in
+// smem_gemm.cuh's TileWalk layout, k in [s * kc, min(K, (s + 1) * kc)) (kc a multiple of 4,
+// every split non-empty: launch_tile_block checks), partial sums to P[s][m][4 * NQ].
 template <int TM, bool kPairs>
 __device__ __forceinline__ void tb_project_ksplit(const float* A, int lda, const float* B, int ldb,
                                                   int M, int NQ, int K, int ks, int kc, float* P) {
-  // kPairs: smem_gemm.cuh v2's lane layout within each split (rows mt + i * Mt; thread
-  // 4u + 2b + a takes quad 2 (u % NQ2) + b and row tile 2 (u / NQ2) + a).
-  const int mt_n = (M + TM - 1) / TM, nq2 = (NQ + 1) >> 1;
-  const int units = kPairs ? ((mt_n + 1) >> 1) * nq2 : mt_n * NQ;
-  const int step = kPairs ? kTileBlockThreads / 4 : kTileBlockThreads;
-  const int a_bit = int(threadIdx.x) & 1, b_bit = (int(threadIdx.x) >> 1) & 1;
-  for (int t = kPairs ? int(threadIdx.x) >> 2 : int(threadIdx.x); t < units * ks; t += step) {
-    const int s = t / units, tt = t - s * units;
+  const TileWalk<TM, kTileBlockThreads, kPairs> walk(M, NQ);
+  for (int t = walk.first(); t < walk.items * ks; t += walk.kStep) {
+    const int s = t / walk.items;
     int q, m0, mstep;
-    if constexpr (kPairs) {
-      q = 2 * (tt % nq2) + b_bit, m0 = 2 * (tt / nq2) + a_bit, mstep = mt_n;
-      if (q >= NQ || m0 >= mt_n) continue;
-    } else {
-      q = tt % NQ, m0 = (tt / NQ) * TM, mstep = 1;
-    }
-    const int k0 = s * kc, k1 = min(K, k0 + kc);
-    const int k4 = k0 + (max(0, k1 - k0) & ~3);
+    if (!walk.at(t - s * walk.items, &q, &m0, &mstep)) continue;
     const float* a[TM];
 #pragma unroll
     for (int i = 0; i < TM; ++i) a[i] = A + min(m0 + i * mstep, M - 1) * lda;
-    const float* b = B + 4 * q;
     float4 acc[TM];
 #pragma unroll
     for (int i = 0; i < TM; ++i) acc[i] = make_float4(0.f, 0.f, 0.f, 0.f);
-#pragma unroll 2
-    for (int k = k0; k < k4; k += 4) {
-      const float4 b0 = f4(b + (k + 0) * ldb), b1 = f4(b + (k + 1) * ldb);
-      const float4 b2 = f4(b + (k + 2) * ldb), b3 = f4(b + (k + 3) * ldb);
-#pragma unroll
-      for (int i = 0; i < TM; ++i) {
-        const float4 av = f4(a[i] + k);
-        float4& c = acc[i];
-        c.x = fmaf(av.x, b0.x, c.x), c.y = fmaf(av.x, b0.y, c.y), c.z = fmaf(av.x, b0.z, c.z), c.w = fmaf(av.x, b0.w, c.w);
-        c.x = fmaf(av.y, b1.x, c.x), c.y = fmaf(av.y, b1.y, c.y), c.z = fmaf(av.y, b1.z, c.z), c.w = fmaf(av.y, b1.w, c.w);
-        c.x = fmaf(av.z, b2.x, c.x), c.y = fmaf(av.z, b2.y, c.y), c.z = fmaf(av.z, b2.z, c.z), c.w = fmaf(av.z, b2.w, c.w);
-        c.x = fmaf(av.w, b3.x, c.x), c.y = fmaf(av.w, b3.y, c.y), c.z = fmaf(av.w, b3.z, c.z), c.w = fmaf(av.w, b3.w, c.w);
-      }
-    }
-    for (int k = k4; k < k1; ++k) {
-      const float4 bk = f4(b + k * ldb);
-#pragma unroll
-      for (int i = 0; i < TM; ++i) {
-        const float av = a[i][k];
-        float4& c = acc[i];
-        c.x = fmaf(av, bk.x, c.x), c.y = fmaf(av, bk.y, c.y), c.z = fmaf(av, bk.z, c.z), c.w = fmaf(av, bk.w, c.w);
-      }
-    }
+    tile_accumulate<TM>(a, B + 4 * q, ldb, s * kc, min(K, (s + 1) * kc), acc);
 #pragma unroll
     for (int i = 0; i < TM; ++i)
       if (m0 + i * mstep < M) st4(P + (size_t(s) * M + m0 + i * mstep) * (4 * NQ) + 4 * q, acc[i]);
@@ -341,6 +305,18 @@ __global__ void __launch_bounds__(kTileBlockThreads, 1) tile_block_kernel(const 
   }
 }
 
+// Every instantiation, chosen by its three switches (launch and configure_tile_block).
+template <int kLayout>
+auto tile_block_kernel_for(bool expand, bool trace) {
+  if (trace) return expand ? tile_block_kernel<true, true, kLayout> : tile_block_kernel<false, true, kLayout>;
+  return expand ? tile_block_kernel<true, false, kLayout> : tile_block_kernel<false, false, kLayout>;
+}
+auto tile_block_kernel_for(int gemm_layout, bool expand, bool trace) {
+  if (gemm_layout == kGemmPairs) return tile_block_kernel_for<kGemmPairs>(expand, trace);
+  if (gemm_layout == kGemmMixed) return tile_block_kernel_for<kGemmMixed>(expand, trace);
+  return tile_block_kernel_for<kGemmRows>(expand, trace);
+}
+
 // K splits of the projection (and the k per split, a multiple of 4) for an out_px x (4 oq) x
 // ch product in tm-pixel tiles: forced (clamped so that no split is empty), or the most of
 // 8, 4, 2 that keep every (split, tile) item on its own thread with >= 16 k per split; none
@@ -443,14 +419,12 @@ TileBlockPlan plan_tile_block(const IrBlockShape& s, int sm_count, size_t smem_l
 }
 
 void configure_tile_block(size_t smem_bytes) {
-  for (auto kernel : {tile_block_kernel<true, false, kGemmRows>, tile_block_kernel<false, false, kGemmRows>,
-                      tile_block_kernel<true, true, kGemmRows>, tile_block_kernel<false, true, kGemmRows>,
-                      tile_block_kernel<true, false, kGemmPairs>, tile_block_kernel<false, false, kGemmPairs>,
-                      tile_block_kernel<true, true, kGemmPairs>, tile_block_kernel<false, true, kGemmPairs>,
-                      tile_block_kernel<true, false, kGemmMixed>, tile_block_kernel<false, false, kGemmMixed>,
-                      tile_block_kernel<true, true, kGemmMixed>, tile_block_kernel<false, true, kGemmMixed>})
-    MBV2_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                         int(std::max<size_t>(smem_bytes, 48 * 1024))));
+  for (int layout : {kGemmRows, kGemmPairs, kGemmMixed})
+    for (bool expand : {false, true})
+      for (bool trace : {false, true})
+        MBV2_CUDA_CHECK(cudaFuncSetAttribute(tile_block_kernel_for(layout, expand, trace),
+                                             cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                             int(std::max<size_t>(smem_bytes, 48 * 1024))));
 }
 
 void launch_tile_block(const IrBlockShape& s, const TileBlockPlan& plan, const IrBlockArgs& a,
@@ -478,17 +452,7 @@ void launch_tile_block(const IrBlockShape& s, const TileBlockPlan& plan, const I
   if (size_t(p.sm.total) * sizeof(float) != plan.smem_bytes)
     throw std::logic_error("tile_block: plan does not match the shape");
   const dim3 grid(unsigned(int64_t(plan.tiles_h) * plan.tiles_w * s.n));
-  auto pick = [&](auto expand_trace, auto expand_plain, auto plain_trace, auto plain_plain) {
-    return a.trace ? (s.expand ? expand_trace : plain_trace) : (s.expand ? expand_plain : plain_plain);
-  };
-  auto kernel = plan.gemm_layout == kGemmPairs
-                    ? pick(tile_block_kernel<true, true, kGemmPairs>, tile_block_kernel<true, false, kGemmPairs>,
-                           tile_block_kernel<false, true, kGemmPairs>, tile_block_kernel<false, false, kGemmPairs>)
-                : plan.gemm_layout == kGemmMixed
-                    ? pick(tile_block_kernel<true, true, kGemmMixed>, tile_block_kernel<true, false, kGemmMixed>,
-                           tile_block_kernel<false, true, kGemmMixed>, tile_block_kernel<false, false, kGemmMixed>)
-                    : pick(tile_block_kernel<true, true, kGemmRows>, tile_block_kernel<true, false, kGemmRows>,
-                           tile_block_kernel<false, true, kGemmRows>, tile_block_kernel<false, false, kGemmRows>);
+  const auto kernel = tile_block_kernel_for(plan.gemm_layout, s.expand, a.trace != nullptr);
   launch_kernel(kernel, grid, dim3(kTileBlockThreads), plan.smem_bytes, stream, pdl, p);
 }
 
