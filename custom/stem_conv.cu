@@ -22,7 +22,9 @@
 //       the planner takes 2 for 4-row tiles (small batch), 4 otherwise.
 //       Launch bounds 512 only for the 1-pixel instantiation: with 512 on all of them the
 //       4-pixel kernels took 87 registers instead of 77, 2 blocks per SM instead of 3, and the
-//       batch-256 stem measured 392 vs 353 µs (reference report of c4b19e7).
+//       batch-256 stem measured 392 vs 353 µs (reference report of c4b19e7). The planner caps
+//       the threads at the same bound (edd1c47 did not: 2-pixel items over 256 threads, e.g.
+//       width 1.4 or 8-row tiles, failed to launch on the H200).
 #include "custom/stem_conv.h"
 
 #include <algorithm>
@@ -48,9 +50,13 @@ struct DcParams {
   int vec_out;  // Cout % 4 == 0 and y / residual 16-byte aligned
 };
 
+// The most threads a block of an instantiation runs: its launch bounds, and the planner's cap
+// (a launch above them fails with cudaErrorInvalidValue).
+constexpr int max_threads(int cin, int ppt) { return cin == 3 && ppt == 1 ? 512 : 256; }
+
 // kCin / kK / kS = 0: taken from the parameters at run time.
 template <int kCin, int kK, int kS, int kTH, int kTW, int kPpt, int kCpt>
-__global__ void __launch_bounds__(kCin == 3 && kPpt == 1 ? 512 : 256) direct_conv_kernel(const DcParams p) {
+__global__ void __launch_bounds__(max_threads(kCin, kPpt)) direct_conv_kernel(const DcParams p) {
   static_assert(kCpt % 4 == 0 && kTW % kPpt == 0, "items are float4 channel groups");
   extern __shared__ __align__(16) float smem[];
   const int cin = kCin ? kCin : p.Cin;
@@ -239,7 +245,7 @@ DirectConvPlan plan_direct_conv(const DirectConvArgs& a, int sm_count, int force
   plan.groups = ceil_div(a.cout, cpt);
   plan.ldw = plan.groups * cpt;
   const int items = plan.tile_h * (plan.tile_w / plan.ppt) * plan.groups;
-  plan.threads = std::min(plan.fast ? 512 : 256, ceil_div(items, 32) * 32);
+  plan.threads = std::min(max_threads(plan.fast ? 3 : 0, plan.ppt), ceil_div(items, 32) * 32);
   const size_t w_floats = size_t(a.kernel) * a.kernel * a.cin * plan.ldw;
   const size_t tile_floats = size_t(in_tile(plan.tile_h, a.stride, a.kernel)) *
                              in_tile(plan.tile_w, a.stride, a.kernel) * a.cin;

@@ -23,6 +23,7 @@
 #include "custom/custom_options.h"
 #include "custom/gemm_plan.h"
 #include "custom/ir_block.h"
+#include "custom/stem_conv.h"
 #include "custom/tile_block.h"
 #include "test_support.h"
 
@@ -765,6 +766,31 @@ TEST(CustomTileBlockPlan, RefusesWhatTheKernelCannotRunAndHonoursForcedTiles) {
 // The conv + pool planner (host only), worked by hand for MobileNetV2's last conv: 1280 / 4 =
 // 320 output quads over 132 SMs -> 3 quads per block (107 blocks); 49 pixels x 3 quads = 147
 // items -> 3 K splits in 512 threads.
+// The stem planner (host only): its thread count never exceeds the kernel's launch bounds
+// (512 for 1-pixel items, 256 for 2 and 4; a launch above them fails on the device), and the
+// counts at MobileNetV2's own shapes, worked out by hand: 32 channels = 4 groups of 8; batch 1
+// has 4-row tiles (7 x 28 = 196 blocks of 8 rows would be short of 2 per SM on 132 SMs),
+// 4 x 32 pixels / ppt x 4 groups = 128 items at 4 px, 256 at 2, 512 at 1; width 1.4 (48
+// channels, 6 groups) at 2 px has 384 items on 256 threads; batch 256 takes 8-row tiles.
+TEST(CustomStemPlan, ThreadsWithinLaunchBounds) {
+  custom::DirectConvArgs a;
+  a.n = 1, a.h = a.w_in = 224, a.cin = 3, a.oh = a.ow = 112, a.cout = 32;
+  struct Case { int n, cout, ppt, tile_h, threads; };
+  for (const Case c : {Case{1, 32, 0, 4, 256}, Case{1, 32, 4, 4, 128}, Case{1, 32, 2, 4, 256},
+                       Case{1, 32, 1, 4, 512}, Case{1, 48, 2, 4, 256}, Case{1, 48, 1, 4, 512},
+                       Case{256, 32, 0, 8, 256}, Case{256, 32, 2, 8, 256}, Case{256, 32, 1, 8, 512},
+                       Case{256, 48, 4, 8, 256}}) {
+    a.n = c.n, a.cout = c.cout;
+    const custom::DirectConvPlan p = custom::plan_direct_conv(a, 132, c.ppt);
+    SCOPED_TRACE("batch " + std::to_string(c.n) + " cout " + std::to_string(c.cout) + " ppt " +
+                 std::to_string(c.ppt) + ": " + p.str());
+    EXPECT_TRUE(p.fast);
+    EXPECT_EQ(p.tile_h, c.tile_h);
+    EXPECT_EQ(p.threads, c.threads);
+    EXPECT_LE(p.threads, p.ppt == 1 ? 512 : 256);
+  }
+}
+
 TEST(CustomConvPoolPlan, LastConvAtBatch1And8) {
   custom::ConvPoolShape s;
   s.n = 1, s.hw = 49, s.k = 320, s.cout = 1280;
