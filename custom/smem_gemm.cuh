@@ -19,9 +19,6 @@
 //       faster at TM 2 (and, with the TM estimate at 2 cycles per load, picks TM 2 more
 //       often) and at TM 4 in the tile kernel's expand, slower at TM 4 in the cluster kernel:
 //       kGemmMixed takes quads below TM 4 only (custom/NOTES.md, session 8).
-//   v3  (NOT GPU-run yet) TM 8 (kMaxTM = 8, tile kernel's expand): 12 shared loads per 128
-//       FMAs instead of 8 per 64; the estimate picks it for the tile blocks' expand (135 /
-//       54 / 45 pixel windows x 96-144 channels), predicted -0.4 µs each.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -136,21 +133,11 @@ constexpr bool gemm_pairs_at(int layout, int tm) {
   return layout == kGemmPairs || (layout == kGemmMixed && tm < 4);
 }
 
-// tm: 1, 2, 4 (or 8 where kMaxTM is 8) pixels per thread tile; kLayout: a GemmLayout.
-// kMaxTM 8 compiles the 8-row tile too (v3): 4 B + 8 A loads per 128 FMAs instead of 4 + 4
-// per 64, for products with enough rows to keep the threads busy.
-template <int kThreads, int kLayout = kGemmRows, int kMaxTM = 4, class Epi>
+// tm: 1, 2, 4 pixels per thread tile; kLayout: a GemmLayout.
+template <int kThreads, int kLayout = kGemmRows, class Epi>
 __device__ __forceinline__ void smem_gemm(int tm, const float* A, int lda, const float* B, int ldb,
                                           int M, int NQ, int K, Epi&& epi) {
-  static_assert(kMaxTM == 4 || kMaxTM == 8, "TM 8 or at most 4");
-  if (kMaxTM == 8 && tm >= 8) {
-    if constexpr (kMaxTM == 8) {
-      if constexpr (gemm_pairs_at(kLayout, 8))
-        tile_gemm<8, kThreads, true>(A, lda, B, ldb, M, NQ, K, epi);
-      else
-        tile_gemm<8, kThreads, false>(A, lda, B, ldb, M, NQ, K, epi);
-    }
-  } else if (tm >= 4) {
+  if (tm >= 4) {
     if constexpr (gemm_pairs_at(kLayout, 4))
       tile_gemm<4, kThreads, true>(A, lda, B, ldb, M, NQ, K, epi);
     else
@@ -168,19 +155,18 @@ __device__ __forceinline__ void smem_gemm(int tm, const float* A, int lda, const
   }
 }
 
-// Rows per thread tile (8 where max_tm allows, 4, 2 or 1) for an M x (4 NQ) x K product on `threads` threads. A step
+// Rows per thread tile (4, 2 or 1) for an M x (4 NQ) x K product on `threads` threads. A step
 // of 4 k costs each thread 4 B + tm A float4 shared loads and 16 tm FMAs; the estimate (SM
 // cycles) is the largest of the shared-memory pipe (lds_cycles per warp-wide 16-byte load: 4,
 // or 2 where the pairs layout lets thread pairs share an address), the
 // FMA pipes (4 warp FMAs per cycle) and one thread's dependent chain (~30 cycles of load
 // latency + its FMAs per step). The first H200 profile (pure per-thread instruction count,
 // tm 1) was bound by the shared-memory pipe.
-inline int pick_smem_tm(int m, int nq, int k, int threads, int lds_cycles = 4, int max_tm = 4) {
+inline int pick_smem_tm(int m, int nq, int k, int threads, int lds_cycles = 4) {
   int best = 4;
   int64_t best_cost = -1;
   const int64_t steps = (k + 3) / 4;
-  for (int tm : {8, 4, 2, 1}) {
-    if (tm > max_tm) continue;
+  for (int tm : {4, 2, 1}) {
     const int64_t tiles = int64_t((m + tm - 1) / tm) * nq;
     const int64_t warps = (tiles + 31) / 32;
     const int64_t rounds = (tiles + threads - 1) / threads;

@@ -134,12 +134,6 @@ __device__ __forceinline__ void tb_trace(const TbParams& p, int k) {
   }
 }
 
-// The expand's largest thread tile (smem_gemm.cuh v3: 8 rows; build-time for the A/B).
-#ifndef MBV2_TILE_EXPAND_MAX_TM
-#define MBV2_TILE_EXPAND_MAX_TM 4
-#endif
-constexpr int kTileExpandMaxTM = MBV2_TILE_EXPAND_MAX_TM;
-
 // Blocks per SM that the registers must allow (see ir_block.cu: MBV2_IR_BLOCK_MIN_BLOCKS).
 #ifndef MBV2_TILE_BLOCK_MIN_BLOCKS
 #define MBV2_TILE_BLOCK_MIN_BLOCKS 1
@@ -227,7 +221,7 @@ __global__ void __launch_bounds__(kTileBlockThreads, MBV2_TILE_BLOCK_MIN_BLOCKS)
   // pixels outside the image are set to 0 (the depthwise zero padding) after a barrier, so
   // that the GEMM's epilogue needs no per-element position test (a runtime division each).
   if constexpr (kExpand) {
-    smem_gemm<T, kLayout, kTileExpandMaxTM>(p.tm_expand, xs, ldx, we, p.ldh, in_px, cq, p.cin, [&](int m, int q, float4 v) {
+    smem_gemm<T, kLayout>(p.tm_expand, xs, ldx, we, p.ldh, in_px, cq, p.cin, [&](int m, int q, float4 v) {
       v = add4(v, f4(be + 4 * q));
       st4(es + m * lde + 4 * q, p.expand_relu6 ? relu6_4(v) : v);
     });
@@ -424,7 +418,7 @@ TileBlockPlan plan_tile_block(const IrBlockShape& s, int sm_count, size_t smem_l
     }
   }
   if (best < 0.0) return refuse("no output tile fits in shared memory");
-  p.tm_expand = s.expand ? pick_smem_tm(p.in_th * p.in_tw, ldh / 4, s.cin, kTileBlockThreads, lds_cycles, kTileExpandMaxTM) : 0;
+  p.tm_expand = s.expand ? pick_smem_tm(p.in_th * p.in_tw, ldh / 4, s.cin, kTileBlockThreads, lds_cycles) : 0;
   p.gemm_layout = gemm_layout;
   p.smem_bytes = size_t(layout_of(s, p).total) * sizeof(float);
   p.ok = true;

@@ -655,7 +655,7 @@ TEST(CustomTileBlockPlan, CoversEveryDefaultBlockInOneWave) {
     EXPECT_EQ(plan.in_tw, (plan.tw - 1) * s.stride + 3);
     EXPECT_LE(plan.smem_bytes, limit);
     EXPECT_LE(plan.tiles_h * plan.tiles_w, 132);
-    EXPECT_TRUE(plan.tm_expand == 1 || plan.tm_expand == 2 || plan.tm_expand == 4 || plan.tm_expand == 8);
+    EXPECT_TRUE(plan.tm_expand == 1 || plan.tm_expand == 2 || plan.tm_expand == 4);
     EXPECT_TRUE(plan.tm_project == 1 || plan.tm_project == 2 || plan.tm_project == 4);
     // The projection's K split: every split non-empty, k per split a multiple of 4, every
     // (split, tile) item on its own thread.
