@@ -391,15 +391,8 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, const IrBlockCtx& 
   ir_trace<kTrace>(p, 8);  // thread 0's outputs stored
 }
 
-// Blocks per SM that the registers must allow (the launch bounds' second argument): 1 lets
-// ptxas use up to 128 registers; 2 caps them at 64, so that a block of the next kernel can
-// start beside one of this kernel under PDL and fetch its weights early. Build-time
-// experiment (-DMBV2_IR_BLOCK_MIN_BLOCKS=2).
-#ifndef MBV2_IR_BLOCK_MIN_BLOCKS
-#define MBV2_IR_BLOCK_MIN_BLOCKS 1
-#endif
 template <bool kLateWp, bool kTrace, int kLayout>
-__global__ void __launch_bounds__(kIrBlockThreads, MBV2_IR_BLOCK_MIN_BLOCKS) ir_block_kernel(const IrParams p) {
+__global__ void __launch_bounds__(kIrBlockThreads, 1) ir_block_kernel(const IrParams p) {
   extern __shared__ __align__(16) float smem[];
   // The next kernel may launch at once: its blocks take the SMs this grid leaves idle and
   // stage their weights there, then wait in pdl_wait() for this grid to complete (H200

@@ -134,13 +134,9 @@ __device__ __forceinline__ void tb_trace(const TbParams& p, int k) {
   }
 }
 
-// Blocks per SM that the registers must allow (see ir_block.cu: MBV2_IR_BLOCK_MIN_BLOCKS).
-#ifndef MBV2_TILE_BLOCK_MIN_BLOCKS
-#define MBV2_TILE_BLOCK_MIN_BLOCKS 1
-#endif
 // kExpand = false: no expand layer; the input window is staged into `es` directly.
 template <bool kExpand, bool kTrace, int kLayout>
-__global__ void __launch_bounds__(kTileBlockThreads, MBV2_TILE_BLOCK_MIN_BLOCKS) tile_block_kernel(const TbParams p) {
+__global__ void __launch_bounds__(kTileBlockThreads, 1) tile_block_kernel(const TbParams p) {
   constexpr int T = kTileBlockThreads;
   extern __shared__ __align__(16) float smem[];
   // The next kernel's blocks may take the SMs this grid leaves idle and stage their weights
@@ -326,10 +322,7 @@ auto tile_block_kernel_for(int gemm_layout, bool expand, bool trace) {
 // 8, 4, 2 that keep every (split, tile) item on its own thread with >= 16 k per split; none
 // below K = kMinSplitK (H200 batch 1, session 8 trace: the first block's projection, K = 32,
 // took 2.55 µs in 2 splits and 2.16 without; K = 96..192 gained 0.3-0.6 µs per block).
-#ifndef MBV2_TILE_MIN_SPLIT_K
-#define MBV2_TILE_MIN_SPLIT_K 64
-#endif
-constexpr int kMinSplitK = MBV2_TILE_MIN_SPLIT_K;
+constexpr int kMinSplitK = 64;
 void choose_ksplit(int out_px, int oq, int ch, int tm, int force, int* ks, int* kc) {
   const int tiles = (out_px + tm - 1) / tm * oq;
   int k = 1;
