@@ -54,6 +54,15 @@
 //   v2.6 GEMM lane layout as a template parameter (smem_gemm.cuh v2: rows, 2 x 2 quads, or
 //       quads below TM 4) and the TM estimate at 2 cycles per shared load (more TM 2 picks).
 //       H200 b1 (with the tile blocks' quads and the stem's 2 px/thread): 153.2 vs 158.3 µs.
+//   v2.7 planner: TM 2 for both GEMMs wherever the thread tiles fit one round of 512 threads
+//       (every batch-1 block), else the estimate. H200 b1, session 9 run A (same machine,
+//       interleaved): main 152.44 / 152.34 / 152.31 µs, main with TM 2 forced 150.90 / 151.01 /
+//       151.07; with the tile kernel's K-split floor and the smem_gemm refactor 151.00 /
+//       150.96 / 150.84.
+//   Tried and reverted: 64-register kernels (__launch_bounds__(512, 2)) so that the next
+//       kernel's blocks start beside this one's under PDL and fetch their weights early.
+//       They did start early (PDL waits of 6-15 µs), but every phase slowed: b1 184.5 vs
+//       151.1 µs; with the tile kernel capped too, 200.7 (session 9 run B).
 //   Phase trace (MBV2_CUSTOM_TRACE=1, tools/mbv2_ir_trace): a separate instantiation of the
 //       kernel stamps clock64 at 9 points (the first trace, commit e9ca430, was a runtime
 //       branch in the one kernel and moved the untraced kernel's time).

@@ -42,8 +42,9 @@
 //   v1.4 GEMM lane layout as a template parameter (smem_gemm.cuh v2); default 2 x 2 quads
 //       with v1's TM estimate: the expand 3.57 -> 3.11 µs (3-5), 2.82 -> 2.40 (9-11) on the
 //       H200 at batch 1.
-//   v1.5 (NOT GPU-run yet) no K split of the projection below K = 64 (the first block's
-//       K = 32: 2.16 µs unsplit vs 2.55 in 2 splits); predicted -0.4 µs at batch 1.
+//   v1.5 no K split of the projection below K = 64 (the first block's K = 32: 2.16 µs
+//       unsplit vs 2.55 in 2 splits); predicted -0.4 µs at batch 1, measured -0.44 (H200 b1,
+//       session 9 run B: 151.10 / 151.19 / 151.08 vs 151.58 / 151.61 / 151.48 without).
 #include "custom/tile_block.h"
 
 #include <algorithm>
