@@ -47,21 +47,16 @@ sanitize() {
   done
   return $rc
 }
-# Custom-backend variants, one mbv2_bench run each: MBV2_EXPERIMENTS holds one variant
-# per line, as environment assignments ("MBV2_CUSTOM_PW_KERNEL=v1 MBV2_CUSTOM_PDL=0");
-# MBV2_EXP_ARGS the bench flags they share (default: batch 1, graph end to end, warm
-# per-layer). Each writes $OUT/logs/exp-<n>.json and prints its end-to-end rows.
+# Custom-backend variants measured against each other in interleaved rounds
+# (scripts/ab_b1.sh): MBV2_EXPERIMENTS holds one variant per line, as environment
+# assignments ("MBV2_CUSTOM_BLOCK_TM=2,2", "X=1" for the defaults), optionally "@PATH ..." for
+# another mbv2_bench binary; MBV2_EXP_ROUNDS rounds (default 3); MBV2_AB_ARGS the bench flags
+# (default batch 1, CUDA graph). Reports under $OUT/ab/, a table of medians at the end.
 experiments() {
-  local n=0 vars
-  while IFS= read -r vars; do
-    [[ -z $vars ]] && continue
-    n=$((n + 1))
-    echo "--- exp-$n: $vars"
-    env $vars "$BUILD/bench/mbv2_bench" --backends=custom \
-      ${MBV2_EXP_ARGS:---batches=1 --l2=warm --modes=graph} --report="$OUT/logs/exp-$n.json" \
-      | grep -E '^\| +[0-9]+ \| (graph|stream)'
-  done <<< "${MBV2_EXPERIMENTS:-MBV2_CUSTOM_FUSION=0
-MBV2_CUSTOM_FUSION=1}"
+  local variants=()
+  while IFS= read -r line; do [[ -n $line ]] && variants+=("$line"); done <<< "${MBV2_EXPERIMENTS:-X=1
+MBV2_CUSTOM_BLOCK_GEMM=pairs2}"
+  MBV2_BUILD_DIR=$BUILD scripts/ab_b1.sh -r "${MBV2_EXP_ROUNDS:-3}" "${variants[@]}"
 }
 bench_run() {  # bench_run <report path> [args]
   local report=$1; shift
