@@ -393,6 +393,7 @@ class CustomBackend final : public Backend {
     forced.tm_expand = options_.block_tm_expand, forced.tm_project = options_.block_tm_project;
     forced.late_project_weights = options_.block_late_wp;
     forced.gemm_layout = options_.block_gemm_layout, forced.tm_lds_cycles = options_.block_tm_lds;
+    forced.fixed_tm = options_.block_fixed_tm;
     custom::IrBlockPlan plan =
         custom::plan_ir_block(sh, sm_count_, size_t(smem_optin_), custom::kIrBlockMaxSlices, forced);
     if (plan.ok && plan.slices > custom::kIrBlockMaxPortableSlices &&
@@ -432,7 +433,7 @@ class CustomBackend final : public Backend {
     }
     return custom::plan_tile_block(sh, sm_count_, size_t(smem_optin_), options_.tile_block_th,
                                    options_.tile_block_tw, options_.tile_ksplit,
-                                   options_.tile_gemm_layout, options_.tile_tm_lds);
+                                   options_.tile_gemm_layout, options_.tile_tm_lds, options_.tile_fixed_tm);
   }
 
   // Layers i, i+1 as a block without expand layer (depthwise 3x3 -> project 1x1; MobileNetV2's

@@ -83,6 +83,8 @@ CustomOptions CustomOptions::from_env() {
       throw InputError("MBV2_CUSTOM_BLOCK_TM='" + s + "': expected E,P with each 0 (planner), 1, 2 or 4");
     o.block_tm_expand = s[0] - '0', o.block_tm_project = s[2] - '0';
   }
+  o.block_fixed_tm = env_flag("MBV2_CUSTOM_BLOCK_FIXED_TM", o.block_fixed_tm);
+  o.tile_fixed_tm = env_flag("MBV2_CUSTOM_TILE_FIXED_TM", o.tile_fixed_tm);
   o.block_late_wp = env_flag("MBV2_CUSTOM_BLOCK_LATE_WP", o.block_late_wp);
   o.conv_pool = env_flag("MBV2_CUSTOM_CONV_POOL", o.conv_pool);
   o.tile_dw_project = env_flag("MBV2_CUSTOM_TILE_DW_PROJECT", o.tile_dw_project);
@@ -125,7 +127,9 @@ std::string CustomOptions::str() const {
     << " block_slices=" << (block_slices ? std::to_string(block_slices) : std::string("auto"));
   if (block_rows) s << " block_rows=" << block_rows;
   if (block_tm_expand || block_tm_project) s << " block_tm=" << block_tm_expand << "," << block_tm_project;
+  if (!block_fixed_tm) s << " block_fixed_tm=0";
   if (!block_late_wp) s << " block_late_wp=0";
+  if (!tile_fixed_tm) s << " tile_fixed_tm=0";
   s << " tile_block=" << tile_block_px;
   if (tile_block_th) s << " tile_block_tile=" << tile_block_th << "x" << tile_block_tw;
   if (tile_ksplit) s << " tile_ksplit=" << tile_ksplit;

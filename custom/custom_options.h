@@ -12,6 +12,9 @@
 //   MBV2_CUSTOM_BLOCK_ROWS=N    fused blocks: N output rows per band (0 = planner, default)
 //   MBV2_CUSTOM_BLOCK_TM=E,P    fused blocks: pixels per thread tile in the expand / project
 //                               GEMMs, each 1, 2 or 4 (0,0 = planner, default)
+//   MBV2_CUSTOM_BLOCK_FIXED_TM=0|1 fused blocks whose GEMMs both take TM 2 run the kernel
+//                               compiled for it, not the one that picks TM at run time
+//                               (default 1)
 //   MBV2_CUSTOM_BLOCK_LATE_WP=0|1 fused blocks: projection weights staged after the input rows,
 //                               waited for only before the projection (default 1)
 //   MBV2_CUSTOM_TILE_BLOCK=N    forward(): blocks whose input has N..112x112 pixels over the
@@ -24,6 +27,8 @@
 //                               rows (smem_gemm.cuh v1), lanes in 2 x 2 quads (v2) or quads
 //                               below TM 4 only, and the TM estimate's cycles per shared load
 //                               (default mixed2)
+//   MBV2_CUSTOM_TILE_FIXED_TM=0|1 tile blocks whose TMs have a kernel compiled for them run it
+//                               (default 1)
 //   MBV2_CUSTOM_TILE_GEMM=L     tile blocks' GEMMs, the same choices (default pairs4)
 //   MBV2_CUSTOM_STEM_PPT=0|1|2|4 the stem's output pixels per thread (0: planner, default:
 //                               2 at small batch, else 4)
@@ -57,6 +62,7 @@
 //   v8  block_late_wp on by default; tile_block_px, tile_block_th / tw, tile_dw_project; conv_pool.
 //   v9  tile_ksplit.
 //   v10 block_gemm, tile_gemm, stem_ppt.
+//   v11 block_fixed_tm, tile_fixed_tm.
 #pragma once
 
 #include <memory>
@@ -83,6 +89,8 @@ struct CustomOptions {
   bool tile_dw_project = true;  ///< tile blocks also for depthwise -> project without expand  ///< 0: the planner; else the output tile of tile blocks
   bool conv_pool = false;  ///< last 1x1 conv + pool as one kernel at batch <= 8 (H200 b1: +2.4 µs)
   bool trace = false;  ///< fused blocks record phase timestamps (custom_trace_report)
+  bool block_fixed_tm = true;  ///< fused blocks: the TM 2 kernel where both GEMMs take TM 2
+  bool tile_fixed_tm = true;   ///< tile blocks: a kernel compiled for the plan's TMs where there is one
   bool block_late_wp = true;  ///< fused blocks: projection weights staged after the input (H200 b1 -0.3 / -0.4 µs, two sessions)
   bool pdl = true;      // measured on the H100: -9 µs at batch 1, neutral at 256
   int pw_kernel = 0;    ///< 0: the planner chooses; 1 / 2: only the v1 / v2 GEMM main loop

@@ -59,6 +59,11 @@
 //       interleaved): main 152.44 / 152.34 / 152.31 µs, main with TM 2 forced 150.90 / 151.01 /
 //       151.07; with the tile kernel's K-split floor and the smem_gemm refactor 151.00 /
 //       150.96 / 150.84.
+//   v2.8 a kernel compiled for TM 2 in both GEMMs (kTm = 2), run wherever the plan has TM 2 /
+//       2 in a quads layout (every batch-1 block): 52 KB of code instead of 76-98 KB. Why: a
+//       K-split build (session 10, reverted) whose kernel had grown from 98 to 132 KB measured
+//       152.7 vs 150.8 µs with the split turned off, i.e. with the same arithmetic; Nsight
+//       Compute put "no instruction" (instruction-cache) stalls at 31% of its cycles.
 //   Tried and reverted: 64-register kernels (__launch_bounds__(512, 2)) so that the next
 //       kernel's blocks start beside this one's under PDL and fetch their weights early.
 //       They did start early (PDL waits of 6-15 µs), but every phase slowed: b1 184.5 vs
@@ -144,11 +149,16 @@ __device__ __forceinline__ void ir_trace(const IrParams& p, int k) {
   }
 }
 
-// The block's three GEMMs: smem_gemm.cuh's TM x 4 register tiles over all 512 threads.
-template <int kLayout, class Epi>
+// The block's GEMMs: smem_gemm.cuh's TM x 4 register tiles over all 512 threads; TM chosen
+// at run time (kTm 0: every TM compiled in) or fixed at compile time (kTm 2: one tile loop per
+// GEMM, a kernel a third smaller).
+template <int kLayout, int kTm, class Epi>
 __device__ __forceinline__ void ir_gemm(int tm, const float* A, int lda, const float* B, int ldb,
                                         int M, int NQ, int K, Epi&& epi) {
-  smem_gemm<kIrBlockThreads, kLayout>(tm, A, lda, B, ldb, M, NQ, K, epi);
+  if constexpr (kTm > 0)
+    tile_gemm<kTm, kIrBlockThreads, gemm_pairs_at(kLayout, kTm)>(A, lda, B, ldb, M, NQ, K, epi);
+  else
+    smem_gemm<kIrBlockThreads, kLayout>(tm, A, lda, B, ldb, M, NQ, K, epi);
 }
 
 // Asynchronous cluster reduction: peers store their partials with st.async into the owner's
@@ -251,7 +261,7 @@ __device__ __forceinline__ void ir_stage_weights(const IrParams& p, const IrBloc
 }
 
 // (2)-(6): everything after the wait.
-template <bool kLateWp, bool kTrace, int kLayout>
+template <bool kLateWp, bool kTrace, int kLayout, int kTm>
 __device__ __forceinline__ void ir_compute(const IrParams& p, const IrBlockCtx& c) {
   namespace cg = cooperative_groups;
   constexpr int T = kIrBlockThreads;
@@ -302,7 +312,7 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, const IrBlockCtx& 
     float* es_band = c.e + r_lo * p.w * lde;
     const bool act = p.expand_relu6;
     const float* be = c.be;
-    ir_gemm<kLayout>(p.tm_expand, xs_band, ldx, c.we, c.cs, npix, cq, p.cin,
+    ir_gemm<kLayout, kTm>(p.tm_expand, xs_band, ldx, c.we, c.cs, npix, cq, p.cin,
             [&](int m, int q, float4 v) {
               v = add4(v, f4(be + 4 * q));
               st4(es_band + m * lde + 4 * q, act ? relu6_4(v) : v);
@@ -353,7 +363,7 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, const IrBlockCtx& 
     // as an asynchronous store counted on the owner's mbarrier; then only local loads.
     __cluster_barrier_wait();
     const unsigned p4 = smem_addr(P4);
-    ir_gemm<kLayout>(p.tm_project, c.d, lde, B, p.ldo, qv, oq, kv, [&](int m, int q, float4 v) {
+    ir_gemm<kLayout, kTm>(p.tm_project, c.d, lde, B, p.ldo, qv, oq, kv, [&](int m, int q, float4 v) {
       const int e = m * oq + q, owner = e / per;
       const unsigned slot = p4 + 16u * unsigned(rank * per + (e - owner * per));
       st_async4(map_rank(slot, owner), v, map_rank(bar, owner));
@@ -400,7 +410,7 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, const IrBlockCtx& 
   ir_trace<kTrace>(p, 8);  // thread 0's outputs stored
 }
 
-template <bool kLateWp, bool kTrace, int kLayout>
+template <bool kLateWp, bool kTrace, int kLayout, int kTm>
 __global__ void __launch_bounds__(kIrBlockThreads, 1) ir_block_kernel(const IrParams p) {
   extern __shared__ __align__(16) float smem[];
   // The next kernel may launch at once: its blocks take the SMs this grid leaves idle and
@@ -414,23 +424,26 @@ __global__ void __launch_bounds__(kIrBlockThreads, 1) ir_block_kernel(const IrPa
   ir_stage_weights<kLateWp, kTrace>(p, c);
   pdl_wait();
   ir_trace<kTrace>(p, 2);
-  ir_compute<kLateWp, kTrace, kLayout>(p, c);
+  ir_compute<kLateWp, kTrace, kLayout, kTm>(p, c);
 }
 
 // The instantiation a plan runs, with or without the phase trace.
-template <int kLayout>
+template <int kLayout, int kTm>
 auto ir_block_kernel_for(bool late_wp, bool trace) {
-  if (trace) return late_wp ? ir_block_kernel<true, true, kLayout> : ir_block_kernel<false, true, kLayout>;
-  return late_wp ? ir_block_kernel<true, false, kLayout> : ir_block_kernel<false, false, kLayout>;
+  if (trace)
+    return late_wp ? ir_block_kernel<true, true, kLayout, kTm> : ir_block_kernel<false, true, kLayout, kTm>;
+  return late_wp ? ir_block_kernel<true, false, kLayout, kTm> : ir_block_kernel<false, false, kLayout, kTm>;
 }
-// Every instantiation, chosen by its three switches (launch and configure_ir_block).
-auto ir_block_kernel_for(int gemm_layout, bool late_wp, bool trace) {
-  if (gemm_layout == kGemmPairs) return ir_block_kernel_for<kGemmPairs>(late_wp, trace);
-  if (gemm_layout == kGemmMixed) return ir_block_kernel_for<kGemmMixed>(late_wp, trace);
-  return ir_block_kernel_for<kGemmRows>(late_wp, trace);
+// Every instantiation, chosen by its four switches (launch and configure_ir_block). TM 2
+// fixed: one kernel for the quads layouts (pairs and mixed take quads at TM 2).
+auto ir_block_kernel_for(int gemm_layout, bool late_wp, bool trace, bool fixed_tm2) {
+  if (fixed_tm2) return ir_block_kernel_for<kGemmPairs, 2>(late_wp, trace);
+  if (gemm_layout == kGemmPairs) return ir_block_kernel_for<kGemmPairs, 0>(late_wp, trace);
+  if (gemm_layout == kGemmMixed) return ir_block_kernel_for<kGemmMixed, 0>(late_wp, trace);
+  return ir_block_kernel_for<kGemmRows, 0>(late_wp, trace);
 }
 auto ir_block_kernel_for(const IrBlockPlan& plan, bool trace) {
-  return ir_block_kernel_for(plan.gemm_layout, plan.late_project_weights, trace);
+  return ir_block_kernel_for(plan.gemm_layout, plan.late_project_weights, trace, plan.fixed_tm);
 }
 
 // Rows per thread tile: smem_gemm.cuh's pipe-aware estimate for 512 threads.
@@ -454,7 +467,8 @@ std::string IrBlockPlan::str(int batch) const {
   if (!ok) return "ir_block<none: " + reason + ">";
   s << "ir_block<rows " << rows << ", " << slices << " x " << slice_ch << " ch, tm " << tm_expand
     << "/" << tm_project << (gemm_layout == 1 ? " pairs" : gemm_layout == 2 ? " mixed" : "") << ", wp "
-    << (stage_project ? (late_project_weights ? "smem late" : "smem") : "L2") << "> ["
+    << (stage_project ? (late_project_weights ? "smem late" : "smem") : "L2") << (fixed_tm ? ", fixed tm" : "")
+    << "> ["
     << int64_t(bands) * batch * slices << " blocks, " << smem_bytes << " B]";
   return s.str();
 }
@@ -538,6 +552,7 @@ IrBlockPlan plan_ir_block(const IrBlockShape& s, int sm_count, size_t smem_limit
   p.tm_project = tm_or(force.tm_project, pick_tm(p.rows * s.ow, padded4(s.cout) / 4, p.slice_ch, force.tm_lds_cycles));
   p.gemm_layout = force.gemm_layout;
   p.late_project_weights = force.late_project_weights;
+  p.fixed_tm = force.fixed_tm && p.tm_expand == 2 && p.tm_project == 2 && gemm_pairs_at(p.gemm_layout, 2);
   p.smem_bytes = size_t(layout_of(s, p).total) * sizeof(float);
   p.ok = true;
   return p;
@@ -550,12 +565,13 @@ bool ir_block_auto_fuses(const IrBlockShape& s) {
 void configure_ir_block(size_t smem_bytes) {
   for (int layout : {kGemmRows, kGemmPairs, kGemmMixed})
     for (bool late_wp : {false, true})
-      for (bool trace : {false, true}) {
-        const auto kernel = ir_block_kernel_for(layout, late_wp, trace);
-        MBV2_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                             int(std::max<size_t>(smem_bytes, 48 * 1024))));
-        MBV2_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
-      }
+      for (bool trace : {false, true})
+        for (bool fixed_tm : {false, true}) {
+          const auto kernel = ir_block_kernel_for(layout, late_wp, trace, fixed_tm);
+          MBV2_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                               int(std::max<size_t>(smem_bytes, 48 * 1024))));
+          MBV2_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
+        }
 }
 
 int ir_block_max_active_clusters(const IrBlockPlan& plan) {

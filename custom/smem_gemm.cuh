@@ -63,6 +63,7 @@ __device__ __forceinline__ void tile_accumulate(const float* const (&a)[TM], con
       c.x = fmaf(av.w, b3.x, c.x), c.y = fmaf(av.w, b3.y, c.y), c.z = fmaf(av.w, b3.z, c.z), c.w = fmaf(av.w, b3.w, c.w);
     }
   }
+#pragma unroll 1  // at most 3 k (none where K % 4 == 0): unrolled, it only adds code
   for (int k = k4; k < k1; ++k) {
     const float4 bk = f4(b + k * ldb);
 #pragma unroll

@@ -45,6 +45,9 @@
 //   v1.5 no K split of the projection below K = 64 (the first block's K = 32: 2.16 µs
 //       unsplit vs 2.55 in 2 splits); predicted -0.4 µs at batch 1, measured -0.44 (H200 b1,
 //       session 9 run B: 151.10 / 151.19 / 151.08 vs 151.58 / 151.61 / 151.48 without).
+//   v1.6 kernels compiled for the batch-1 plans' TMs (expand 4 with projection 2 or 1,
+//       projection 4 without expand; quads layout): 53-60 KB of code instead of 77-100 KB
+//       (ir_block v2.8 says why).
 #include "custom/tile_block.h"
 
 #include <algorithm>
@@ -135,8 +138,20 @@ __device__ __forceinline__ void tb_trace(const TbParams& p, int k) {
   }
 }
 
-// kExpand = false: no expand layer; the input window is staged into `es` directly.
-template <bool kExpand, bool kTrace, int kLayout>
+// The kernel's GEMMs with TM chosen at run time (kTm 0) or fixed at compile time (kTm > 0:
+// one tile loop instead of three).
+template <int kLayout, int kTm, class Epi>
+__device__ __forceinline__ void tb_gemm(int tm, const float* A, int lda, const float* B, int ldb, int M,
+                                        int NQ, int K, Epi&& epi) {
+  if constexpr (kTm > 0)
+    tile_gemm<kTm, kTileBlockThreads, gemm_pairs_at(kLayout, kTm)>(A, lda, B, ldb, M, NQ, K, epi);
+  else
+    smem_gemm<kTileBlockThreads, kLayout>(tm, A, lda, B, ldb, M, NQ, K, epi);
+}
+
+// kExpand = false: no expand layer; the input window is staged into `es` directly. kTmE /
+// kTmP: the expand's / projection's TM fixed at compile time (0: chosen at run time).
+template <bool kExpand, bool kTrace, int kLayout, int kTmE, int kTmP>
 __global__ void __launch_bounds__(kTileBlockThreads, 1) tile_block_kernel(const TbParams p) {
   constexpr int T = kTileBlockThreads;
   extern __shared__ __align__(16) float smem[];
@@ -218,7 +233,7 @@ __global__ void __launch_bounds__(kTileBlockThreads, 1) tile_block_kernel(const 
   // pixels outside the image are set to 0 (the depthwise zero padding) after a barrier, so
   // that the GEMM's epilogue needs no per-element position test (a runtime division each).
   if constexpr (kExpand) {
-    smem_gemm<T, kLayout>(p.tm_expand, xs, ldx, we, p.ldh, in_px, cq, p.cin, [&](int m, int q, float4 v) {
+    tb_gemm<kLayout, kTmE>(p.tm_expand, xs, ldx, we, p.ldh, in_px, cq, p.cin, [&](int m, int q, float4 v) {
       v = add4(v, f4(be + 4 * q));
       st4(es + m * lde + 4 * q, p.expand_relu6 ? relu6_4(v) : v);
     });
@@ -284,7 +299,9 @@ __global__ void __launch_bounds__(kTileBlockThreads, 1) tile_block_kernel(const 
   };
   if (p.ksplit > 1) {
     float* const part = smem + p.sm.part;
-    if (p.tm_project >= 4)
+    if constexpr (kTmP > 0)
+      tb_project_ksplit<kTmP, gemm_pairs_at(kLayout, kTmP)>(ds, lde, B, p.ldo, out_px, oq, p.ch, p.ksplit, p.kc, part);
+    else if (p.tm_project >= 4)
       tb_project_ksplit<4, gemm_pairs_at(kLayout, 4)>(ds, lde, B, p.ldo, out_px, oq, p.ch, p.ksplit, p.kc, part);
     else if (p.tm_project == 2)
       tb_project_ksplit<2, gemm_pairs_at(kLayout, 2)>(ds, lde, B, p.ldo, out_px, oq, p.ch, p.ksplit, p.kc, part);
@@ -298,7 +315,7 @@ __global__ void __launch_bounds__(kTileBlockThreads, 1) tile_block_kernel(const 
       store(m, q, v);
     }
   } else {
-    smem_gemm<T, kLayout>(p.tm_project, ds, lde, B, p.ldo, out_px, oq, p.ch, store);
+    tb_gemm<kLayout, kTmP>(p.tm_project, ds, lde, B, p.ldo, out_px, oq, p.ch, store);
   }
   if constexpr (kTrace) {
     __syncthreads();  // (trace only) every thread's outputs stored
@@ -306,16 +323,30 @@ __global__ void __launch_bounds__(kTileBlockThreads, 1) tile_block_kernel(const 
   }
 }
 
-// Every instantiation, chosen by its three switches (launch and configure_tile_block).
-template <int kLayout>
-auto tile_block_kernel_for(bool expand, bool trace) {
-  if (trace) return expand ? tile_block_kernel<true, true, kLayout> : tile_block_kernel<false, true, kLayout>;
-  return expand ? tile_block_kernel<true, false, kLayout> : tile_block_kernel<false, false, kLayout>;
+// Every instantiation, chosen by its switches (launch and configure_tile_block).
+using TbKernel = void (*)(const TbParams);
+template <int kLayout, int kTmE, int kTmP>
+TbKernel tile_block_kernel_for(bool expand, bool trace) {
+  if (trace)
+    return expand ? tile_block_kernel<true, true, kLayout, kTmE, kTmP> : tile_block_kernel<false, true, kLayout, 0, kTmP>;
+  return expand ? tile_block_kernel<true, false, kLayout, kTmE, kTmP> : tile_block_kernel<false, false, kLayout, 0, kTmP>;
 }
-auto tile_block_kernel_for(int gemm_layout, bool expand, bool trace) {
-  if (gemm_layout == kGemmPairs) return tile_block_kernel_for<kGemmPairs>(expand, trace);
-  if (gemm_layout == kGemmMixed) return tile_block_kernel_for<kGemmMixed>(expand, trace);
-  return tile_block_kernel_for<kGemmRows>(expand, trace);
+// The TMs compiled in (TileBlockPlan::fixed_tm): the batch-1 plans' in the 2 x 2 quads layout
+// (expand 4 with projection 2 or 1; projection 4 without expand). 0 when none is.
+int fixed_tm_kernel(int gemm_layout, int tm_expand, int tm_project) {
+  if (gemm_layout != kGemmPairs) return 0;
+  if (tm_expand == 4 && tm_project == 2) return 42;
+  if (tm_expand == 4 && tm_project == 1) return 41;
+  if (tm_expand == 0 && tm_project == 4) return 4;
+  return 0;
+}
+TbKernel tile_block_kernel_for(int gemm_layout, bool expand, bool trace, int fixed = 0) {
+  if (fixed == 42) return tile_block_kernel_for<kGemmPairs, 4, 2>(expand, trace);
+  if (fixed == 41) return tile_block_kernel_for<kGemmPairs, 4, 1>(expand, trace);
+  if (fixed == 4) return tile_block_kernel_for<kGemmPairs, 0, 4>(false, trace);
+  if (gemm_layout == kGemmPairs) return tile_block_kernel_for<kGemmPairs, 0, 0>(expand, trace);
+  if (gemm_layout == kGemmMixed) return tile_block_kernel_for<kGemmMixed, 0, 0>(expand, trace);
+  return tile_block_kernel_for<kGemmRows, 0, 0>(expand, trace);
 }
 
 // K splits of the projection (and the k per split, a multiple of 4) for an out_px x (4 oq) x
@@ -359,14 +390,14 @@ std::string TileBlockPlan::str(int batch) const {
     s << "no expand, tm " << tm_project;
   if (ksplit > 1) s << ", K/" << ksplit;
   if (gemm_layout) s << (gemm_layout == 1 ? ", pairs" : ", mixed");
-  s << ", wp "
-    << (stage_project ? "smem" : "L2") << "> [" << int64_t(tiles_h) * tiles_w * batch << " blocks, "
+  s << ", wp " << (stage_project ? "smem" : "L2") << (fixed_tm ? ", fixed tm" : "") << "> [" << int64_t(tiles_h) * tiles_w * batch << " blocks, "
     << smem_bytes << " B]";
   return s.str();
 }
 
 TileBlockPlan plan_tile_block(const IrBlockShape& s, int sm_count, size_t smem_limit, int force_th,
-                              int force_tw, int force_ksplit, int gemm_layout, int tm_lds_cycles) {
+                              int force_tw, int force_ksplit, int gemm_layout, int tm_lds_cycles,
+                              bool fixed_tm) {
   TileBlockPlan p;
   auto refuse = [&](const std::string& why) {
     p = TileBlockPlan();
@@ -414,6 +445,7 @@ TileBlockPlan plan_tile_block(const IrBlockShape& s, int sm_count, size_t smem_l
   if (best < 0.0) return refuse("no output tile fits in shared memory");
   p.tm_expand = s.expand ? pick_smem_tm(p.in_th * p.in_tw, ldh / 4, s.cin, kTileBlockThreads, lds_cycles) : 0;
   p.gemm_layout = gemm_layout;
+  p.fixed_tm = fixed_tm && fixed_tm_kernel(p.gemm_layout, p.tm_expand, p.tm_project) != 0;
   p.smem_bytes = size_t(layout_of(s, p).total) * sizeof(float);
   p.ok = true;
   return p;
@@ -423,9 +455,10 @@ void configure_tile_block(size_t smem_bytes) {
   for (int layout : {kGemmRows, kGemmPairs, kGemmMixed})
     for (bool expand : {false, true})
       for (bool trace : {false, true})
-        MBV2_CUDA_CHECK(cudaFuncSetAttribute(tile_block_kernel_for(layout, expand, trace),
-                                             cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                             int(std::max<size_t>(smem_bytes, 48 * 1024))));
+        for (int fixed : {0, 42, 41, 4})
+          MBV2_CUDA_CHECK(cudaFuncSetAttribute(tile_block_kernel_for(layout, expand, trace, fixed),
+                                               cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                               int(std::max<size_t>(smem_bytes, 48 * 1024))));
 }
 
 void launch_tile_block(const IrBlockShape& s, const TileBlockPlan& plan, const IrBlockArgs& a,
@@ -453,7 +486,9 @@ void launch_tile_block(const IrBlockShape& s, const TileBlockPlan& plan, const I
   if (size_t(p.sm.total) * sizeof(float) != plan.smem_bytes)
     throw std::logic_error("tile_block: plan does not match the shape");
   const dim3 grid(unsigned(int64_t(plan.tiles_h) * plan.tiles_w * s.n));
-  const auto kernel = tile_block_kernel_for(plan.gemm_layout, s.expand, a.trace != nullptr);
+  const int fixed = plan.fixed_tm ? fixed_tm_kernel(plan.gemm_layout, plan.tm_expand, plan.tm_project) : 0;
+  if (plan.fixed_tm && fixed == 0) throw std::logic_error("tile_block: no kernel compiled for the plan's TMs");
+  const auto kernel = tile_block_kernel_for(plan.gemm_layout, s.expand, a.trace != nullptr, fixed);
   launch_kernel(kernel, grid, dim3(kTileBlockThreads), plan.smem_bytes, stream, pdl, p);
 }
 

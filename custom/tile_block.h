@@ -28,6 +28,10 @@ struct TileBlockPlan {
   int ksplit = 1;             ///< K splits of the projection (1: none)
   int k_per_split = 0;        ///< k per split (a multiple of 4; every split non-empty)
   int gemm_layout = 0;        ///< smem_gemm.cuh GemmLayout (IrBlockPlan::gemm_layout)
+  /// Runs a kernel compiled for the plan's TMs (the batch-1 plans' in the pairs layout: expand
+  /// 4 with projection 2 or 1, projection 4 without expand), not the one that picks them at
+  /// run time: a quarter less code, the same arithmetic.
+  bool fixed_tm = false;
   size_t smem_bytes = 0;
   /// "tile_block<4x7 tile, tm 4/2, K/4, wp smem> [112 blocks, 106496 B]"
   std::string str(int batch) const;
@@ -45,10 +49,11 @@ constexpr int kTileBlockMaxBatch = 32;
 /// tile whose estimated time (waves x (a block's FMAs + a fixed cost per wave)) is least;
 /// `force_th` / `force_tw` > 0 fix the tile (clamped to the output), `force_ksplit` > 0 the
 /// projection's K splits (clamped so that none is empty); `gemm_layout` and
-/// `tm_lds_cycles` as in IrBlockForce. !ok with the reason when no tile fits.
+/// `tm_lds_cycles` as in IrBlockForce; `fixed_tm` allows TileBlockPlan::fixed_tm. !ok with the
+/// reason when no tile fits.
 TileBlockPlan plan_tile_block(const IrBlockShape& shape, int sm_count, size_t smem_limit,
                               int force_th = 0, int force_tw = 0, int force_ksplit = 0,
-                              int gemm_layout = 1, int tm_lds_cycles = 4);
+                              int gemm_layout = 1, int tm_lds_cycles = 4, bool fixed_tm = true);
 
 /// Raises the kernel's dynamic shared memory limit (call in prepare()).
 void configure_tile_block(size_t smem_bytes);

@@ -212,6 +212,11 @@ TEST(CustomBackendApi, OptionsFromEnvironmentRejectBadValues) {
     EXPECT_THROW(CustomOptions::from_env(), InputError) << bad;
   }
   ::setenv("MBV2_CUSTOM_TILE_KSPLIT", "3", 1);
+  for (const char* name : {"MBV2_CUSTOM_BLOCK_FIXED_TM", "MBV2_CUSTOM_TILE_FIXED_TM"}) {
+    ::setenv(name, "2", 1);
+    EXPECT_THROW(CustomOptions::from_env(), InputError) << name;
+    ::setenv(name, "0", 1);
+  }
   for (const char* bad : {"3", "5", "-1", "one"}) {
     ::setenv("MBV2_CUSTOM_STEM_PPT", bad, 1);
     EXPECT_THROW(CustomOptions::from_env(), InputError) << bad;
@@ -242,7 +247,9 @@ TEST(CustomBackendApi, OptionsFromEnvironmentRejectBadValues) {
   EXPECT_EQ(o.tile_block_tw, 7);
   EXPECT_NE(o.str().find("tile_block=784 tile_block_tile=4x7"), std::string::npos) << o.str();
   EXPECT_FALSE(o.block_late_wp);
-  EXPECT_NE(o.str().find("block_late_wp=0"), std::string::npos) << o.str();
+  EXPECT_NE(o.str().find("block_fixed_tm=0 block_late_wp=0 tile_fixed_tm=0"), std::string::npos) << o.str();
+  EXPECT_FALSE(o.block_fixed_tm);
+  EXPECT_FALSE(o.tile_fixed_tm);
   EXPECT_EQ(o.block_slices, 16);
   EXPECT_EQ(o.block_rows, 3);
   EXPECT_EQ(o.block_tm_expand, 1);
@@ -266,6 +273,8 @@ TEST(CustomBackendApi, OptionsFromEnvironmentRejectBadValues) {
   ::unsetenv("MBV2_CUSTOM_CONV_POOL");
   ::unsetenv("MBV2_CUSTOM_TILE_DW_PROJECT");
   ::unsetenv("MBV2_CUSTOM_TILE_KSPLIT");
+  ::unsetenv("MBV2_CUSTOM_BLOCK_FIXED_TM");
+  ::unsetenv("MBV2_CUSTOM_TILE_FIXED_TM");
   ::unsetenv("MBV2_CUSTOM_STEM_PPT");
   ::unsetenv("MBV2_CUSTOM_BLOCK_GEMM");
   ::unsetenv("MBV2_CUSTOM_TILE_GEMM");
@@ -276,6 +285,9 @@ TEST(CustomBackendApi, OptionsFromEnvironmentRejectBadValues) {
   EXPECT_EQ(d.tile_block_th, 0);
   EXPECT_FALSE(d.conv_pool);
   EXPECT_EQ(d.tile_ksplit, 0);
+  EXPECT_TRUE(d.block_fixed_tm);
+  EXPECT_TRUE(d.tile_fixed_tm);
+  EXPECT_EQ(d.str().find("fixed_tm"), std::string::npos) << d.str();
   EXPECT_NE(d.str().find("block_gemm=mixed2 tile_gemm=pairs4"), std::string::npos) << d.str();
   EXPECT_EQ(d.stem_ppt, 0);
   EXPECT_TRUE(d.tile_dw_project);
@@ -680,6 +692,62 @@ TEST(CustomTileBlockPlan, CoversEveryDefaultBlockInOneWave) {
     }
   }
   EXPECT_EQ(blocks, 16);
+}
+
+// The kernels compiled for fixed TMs (ir_block v2.8, tile_block v1.6), host only: every block
+// of the batch-1 plan runs one (the cluster blocks at TM 2 / 2; the tile blocks at 4 / 2, 4 / 1
+// and, without expand, 4 in the quads layout), and none where the plan's TMs or lane layout
+// have no such kernel or the option turns it off.
+TEST(CustomFixedTmKernels, BatchOnePlansRunThem) {
+  const ModelSpec spec = mobilenet_v2();
+  int cluster = 0, tiles = 0;
+  for (const auto& [name, s] : default_block_shapes(spec, 1)) {
+    custom::IrBlockForce mixed;  // the backend's default lane layout (quads at TM 2)
+    mixed.gemm_layout = 2;
+    const custom::IrBlockPlan p = custom::plan_ir_block(s, 132, 227 * 1024, 16, mixed);
+    SCOPED_TRACE(name + ": " + p.str(1));
+    ASSERT_TRUE(p.ok) << p.reason;
+    EXPECT_EQ(p.fixed_tm, p.tm_expand == 2 && p.tm_project == 2);
+    EXPECT_EQ(p.str(1).find("fixed tm") != std::string::npos, p.fixed_tm);
+    cluster += p.fixed_tm;
+    custom::IrBlockForce off = mixed;
+    off.fixed_tm = false;
+    EXPECT_FALSE(custom::plan_ir_block(s, 132, 227 * 1024, 16, off).fixed_tm);
+    custom::IrBlockForce pairs = mixed;
+    pairs.gemm_layout = 1;
+    EXPECT_EQ(custom::plan_ir_block(s, 132, 227 * 1024, 16, pairs).fixed_tm, p.fixed_tm);
+    custom::IrBlockForce rows = mixed;
+    rows.gemm_layout = 0;  // lane rows at TM 2: no kernel compiled for it
+    EXPECT_FALSE(custom::plan_ir_block(s, 132, 227 * 1024, 16, rows).fixed_tm);
+    custom::IrBlockForce tm4 = mixed;
+    tm4.tm_expand = 4;
+    EXPECT_FALSE(custom::plan_ir_block(s, 132, 227 * 1024, 16, tm4).fixed_tm);
+    if (s.ch >= 576) continue;  // the tile kernel refuses them
+    const custom::TileBlockPlan t = custom::plan_tile_block(s, 132, 227 * 1024);
+    ASSERT_TRUE(t.ok) << t.reason;
+    const bool compiled = t.tm_expand == 4 && (t.tm_project == 2 || t.tm_project == 1);
+    EXPECT_EQ(t.fixed_tm, compiled) << t.str(1);
+    EXPECT_EQ(t.str(1).find("fixed tm") != std::string::npos, t.fixed_tm);
+    EXPECT_FALSE(custom::plan_tile_block(s, 132, 227 * 1024, 0, 0, 0, 1, 4, false).fixed_tm);
+    EXPECT_FALSE(custom::plan_tile_block(s, 132, 227 * 1024, 0, 0, 0, 0, 4, true).fixed_tm);  // lane rows
+  }
+  EXPECT_GE(cluster, 13);  // every block from 28x28 on (the batch-1 plan: TM 2 / 2 throughout)
+  // The first block (no expand layer): the projection at TM 4.
+  custom::IrBlockShape first;
+  first.n = 1, first.h = first.w = first.oh = first.ow = 112, first.cin = first.ch = 32, first.cout = 16;
+  first.expand = false;
+  const custom::TileBlockPlan f = custom::plan_tile_block(first, 132, 227 * 1024);
+  ASSERT_TRUE(f.ok) << f.reason;
+  EXPECT_EQ(f.tm_project, 4);
+  EXPECT_TRUE(f.fixed_tm) << f.str(1);
+  // The batch-1 tile blocks 3-5, 6-8 (4 / 2) and 9-11 (4 / 1).
+  for (const auto& [name, s] : default_block_shapes(spec, 1)) {
+    if (s.h * s.w < 56 * 56) continue;
+    const custom::TileBlockPlan t = custom::plan_tile_block(s, 132, 227 * 1024);
+    EXPECT_TRUE(t.fixed_tm) << name << ": " << t.str(1);
+    ++tiles;
+  }
+  EXPECT_EQ(tiles, 3);
 }
 
 TEST(CustomTileBlockPlan, RefusesWhatTheKernelCannotRunAndHonoursForcedTiles) {

@@ -314,6 +314,41 @@ TEST(CustomNetwork, GemmLaneLayoutsAreBitIdentical) {
   }
 }
 
+// The kernels compiled for fixed TMs (ir_block v2.8, tile_block v1.6) run the same arithmetic
+// as the ones that pick TM at run time: bit-identical logits on MobileNetV2's batch-1 plan
+// (every fused block runs one) and on the awkward chain with TM 2 forced in the cluster blocks.
+TEST(CustomNetwork, FixedTmKernelsAreBitIdentical) {
+  MBV2_SKIP_WITHOUT_GPU();
+  const ModelSpec awkward = awkward_block_spec();
+  const ModelWeights awkward_w = synthetic_weights(awkward, 111);
+  CustomOptions tm2 = fusion(true, true);
+  tm2.block_tm_expand = tm2.block_tm_project = 2;
+  struct Case {
+    const ModelSpec* spec;
+    const ModelWeights* weights;
+    int batch;
+    CustomOptions o;
+    int fixed;  // fused blocks that must run a fixed-TM kernel
+  };
+  for (const Case& c : {Case{&test::default_spec(), &test::default_weights(), 1, CustomOptions{}, 17},
+                        Case{&awkward, &awkward_w, 3, tm2, 4}}) {
+    const HostTensor in = random_tensor(c.spec->input_shape(c.batch), Layout::kNHWC, 112);
+    CustomOptions runtime = c.o;
+    runtime.block_fixed_tm = runtime.tile_fixed_tm = false;
+    std::unique_ptr<Backend> fixed = prepared(*c.spec, *c.weights, c.batch, c.o);
+    std::unique_ptr<Backend> general = prepared(*c.spec, *c.weights, c.batch, runtime);
+    const std::string d = fixed->describe_forward();
+    size_t n = 0;
+    for (size_t at = d.find("fixed tm"); at != std::string::npos; at = d.find("fixed tm", at + 1)) ++n;
+    EXPECT_EQ(n, size_t(c.fixed)) << d;
+    EXPECT_EQ(general->describe_forward().find("fixed tm"), std::string::npos) << general->describe_forward();
+    const std::vector<float> a = run_forward(*fixed, *c.spec, in), b = run_forward(*general, *c.spec, in);
+    ASSERT_EQ(a.size(), b.size());
+    EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0);
+    expect_matches_reference(*c.spec, *c.weights, c.batch, c.o, 112);
+  }
+}
+
 // The tile kernel without expand layer, planner and forced tiles; with tile blocks off, the
 // same chain runs unfused (the cluster kernel needs an expand layer).
 TEST(CustomNetwork, TileBlocksWithoutExpandLayer) {
@@ -402,6 +437,9 @@ TEST(CustomSanitize, FusedBlocksAwkwardOnce) {
     o.block_gemm_layout = 2;
     o.block_late_wp = true;
     expect_matches_reference(spec, weights, batch, o, 77);
+    CustomOptions tm2 = o;  // the cluster kernel compiled for TM 2 (ir_block v2.8)
+    tm2.block_tm_expand = tm2.block_tm_project = 2;
+    expect_matches_reference(spec, weights, batch, tm2, 82);
     o.tile_block_px = 1;  // the tile kernel on every block
     o.tile_block_th = batch == 3 ? 2 : 0, o.tile_block_tw = batch == 3 ? 3 : 0;
     o.tile_ksplit = batch == 3 ? 3 : 0;  // uneven K splits of the projection; the planner's at 1
@@ -415,6 +453,14 @@ TEST(CustomSanitize, FusedBlocksAwkwardOnce) {
     cpo.block_fusion = -1, cpo.conv_pool = true;
     expect_matches_reference(cp, synthetic_weights(cp, 80), batch, cpo, 80);
   }
+}
+
+// For compute-sanitizer: MobileNetV2's own batch-1 forward, whose plan runs every kernel
+// compiled for fixed TMs (the tile kernel's 4 / 2, 4 / 1 and no-expand 4; the cluster
+// kernel's 2 / 2), which the awkward chain does not reach.
+TEST(CustomSanitize, DefaultModelBatch1Once) {
+  MBV2_SKIP_WITHOUT_GPU();
+  expect_matches_reference(test::default_spec(), test::default_weights(), 1, CustomOptions(), 113);
 }
 
 // A block whose residual is not its own input runs as three kernels (the block kernel adds
