@@ -64,6 +64,10 @@
 //       K-split build (session 10, reverted) whose kernel had grown from 98 to 132 KB measured
 //       152.7 vs 150.8 µs with the split turned off, i.e. with the same arithmetic; Nsight
 //       Compute put "no instruction" (instruction-cache) stalls at 31% of its cycles.
+//       Predicted -1..-2 µs at b1; measured (H200, session 10, 5 interleaved rounds, with
+//       the unrolled K-remainder loop gone and tile_block v1.6): 145.58 µs, 146.18 with the
+//       tile kernel's general build, 148.07 with this kernel's, 148.74 with neither, 151.10
+//       for main before the change.
 //   Tried and reverted: 64-register kernels (__launch_bounds__(512, 2)) so that the next
 //       kernel's blocks start beside this one's under PDL and fetch their weights early.
 //       They did start early (PDL waits of 6-15 µs), but every phase slowed: b1 184.5 vs

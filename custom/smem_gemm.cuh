@@ -19,6 +19,10 @@
 //       faster at TM 2 (and, with the TM estimate at 2 cycles per load, picks TM 2 more
 //       often) and at TM 4 in the tile kernel's expand, slower at TM 4 in the cluster kernel:
 //       kGemmMixed takes quads below TM 4 only (custom/NOTES.md, session 8).
+//   v3  the K-remainder loop (at most 3 k; none where K % 4 == 0) not unrolled: nvcc unrolled
+//       it 4 times in every TM variant, a fifth of the block kernels' code. With the general
+//       (run-time TM) kernels, H200 b1 148.74 vs 151.10 µs for main (session 10; code size is
+//       what moved, see ir_block v2.8).
 //   Tried and reverted: an 8-row thread tile for the tile kernel's expand (12 shared loads
 //       per 128 FMAs instead of 8 per 64; predicted -0.4 µs per tile block). H200 b1,
 //       session 9 run C: quads 152.1 vs 151.2 µs (expand 3.12 -> 3.42 µs in 3-5, 2.59 ->
