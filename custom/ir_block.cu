@@ -60,7 +60,7 @@
 //       151.07; with the tile kernel's K-split floor and the smem_gemm refactor 151.00 /
 //       150.96 / 150.84.
 //   v2.8 a kernel compiled for TM 2 in both GEMMs (kTm = 2), run wherever the plan has TM 2 /
-//       2 in a quads layout (every batch-1 block): 52 KB of code instead of 76-98 KB. Why: a
+//       2 in a quads layout (every batch-1 block): 52 KB of SASS instead of 76-98 KB. Why: a
 //       K-split build (session 10, reverted) whose kernel had grown from 98 to 132 KB measured
 //       152.7 vs 150.8 µs with the split turned off, i.e. with the same arithmetic; Nsight
 //       Compute put "no instruction" (instruction-cache) stalls at 31% of its cycles.

@@ -46,7 +46,7 @@
 //       unsplit vs 2.55 in 2 splits); predicted -0.4 µs at batch 1, measured -0.44 (H200 b1,
 //       session 9 run B: 151.10 / 151.19 / 151.08 vs 151.58 / 151.61 / 151.48 without).
 //   v1.6 kernels compiled for the batch-1 plans' TMs (expand 4 with projection 2 or 1,
-//       projection 4 without expand; quads layout): 53-60 KB of code instead of 77-100 KB
+//       projection 4 without expand; quads layout): 53-59 KB of SASS instead of 75-100 KB
 //       (ir_block v2.8 says why). H200 b1, session 10: 145.58 vs 148.07 µs with the general
 //       tile kernel (the cluster kernel fixed in both).
 #include "custom/tile_block.h"
@@ -341,10 +341,14 @@ int fixed_tm_kernel(int gemm_layout, int tm_expand, int tm_project) {
   if (tm_expand == 0 && tm_project == 4) return 4;
   return 0;
 }
+// (fixed: only the instantiations a plan can ask for; `expand` follows from the TMs.)
 TbKernel tile_block_kernel_for(int gemm_layout, bool expand, bool trace, int fixed = 0) {
-  if (fixed == 42) return tile_block_kernel_for<kGemmPairs, 4, 2>(expand, trace);
-  if (fixed == 41) return tile_block_kernel_for<kGemmPairs, 4, 1>(expand, trace);
-  if (fixed == 4) return tile_block_kernel_for<kGemmPairs, 0, 4>(false, trace);
+  if (fixed == 42)
+    return trace ? tile_block_kernel<true, true, kGemmPairs, 4, 2> : tile_block_kernel<true, false, kGemmPairs, 4, 2>;
+  if (fixed == 41)
+    return trace ? tile_block_kernel<true, true, kGemmPairs, 4, 1> : tile_block_kernel<true, false, kGemmPairs, 4, 1>;
+  if (fixed == 4)
+    return trace ? tile_block_kernel<false, true, kGemmPairs, 0, 4> : tile_block_kernel<false, false, kGemmPairs, 0, 4>;
   if (gemm_layout == kGemmPairs) return tile_block_kernel_for<kGemmPairs, 0, 0>(expand, trace);
   if (gemm_layout == kGemmMixed) return tile_block_kernel_for<kGemmMixed, 0, 0>(expand, trace);
   return tile_block_kernel_for<kGemmRows, 0, 0>(expand, trace);
