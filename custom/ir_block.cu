@@ -68,6 +68,9 @@
 //       the unrolled K-remainder loop gone and tile_block v1.6): 145.58 µs, 146.18 with the
 //       tile kernel's general build, 148.07 with this kernel's, 148.74 with neither, 151.10
 //       for main before the change.
+//   v2.9 the thread-strided loops (weight and input staging, zero fill, depthwise, store; 1-5
+//       iterations per thread at batch 1) not unrolled (`#pragma unroll 1`): nvcc unrolled
+//       them 4 times, 20 of the fixed kernel's 52 KB of SASS (now 32 KB).
 //   Tried and reverted: 64-register kernels (__launch_bounds__(512, 2)) so that the next
 //       kernel's blocks start beside this one's under PDL and fetch their weights early.
 //       They did start early (PDL waits of 6-15 µs), but every phase slowed: b1 184.5 vs
@@ -224,6 +227,7 @@ struct IrBlockCtx {
 
 // The slice's projection weights [cs][ldo] (rows past Ch zero-filled).
 __device__ __forceinline__ void ir_stage_project_weights(const IrParams& p, const IrBlockCtx& c) {
+#pragma unroll 1
   for (int f = threadIdx.x; f < c.cs * c.oq; f += kIrBlockThreads) {
     const int r = f / c.oq, j = (f % c.oq) * 4;
     const bool v = c.c0 + r < p.ch;
@@ -241,11 +245,13 @@ template <bool kLateWp, bool kTrace>
 __device__ __forceinline__ void ir_stage_weights(const IrParams& p, const IrBlockCtx& c) {
   constexpr int T = kIrBlockThreads;
   const int tid = threadIdx.x;
+#pragma unroll 1
   for (int f = tid; f < p.cin4 * c.cq; f += T) {
     const int k = f / c.cq, j = (f % c.cq) * 4;
     const bool v = k < p.cin && c.c0 + j < p.ldh;
     cp_async16(c.we + k * c.cs + j, v ? p.a.expand_w + size_t(k) * p.ldh + c.c0 + j : p.a.expand_w, v);
   }
+#pragma unroll 1
   for (int f = tid; f < 11 * c.cq; f += T) {  // 9 taps, then the two biases
     const int row = f / c.cq, j = (f % c.cq) * 4;
     const bool v = c.c0 + j < p.ldh;
@@ -256,6 +262,7 @@ __device__ __forceinline__ void ir_stage_weights(const IrParams& p, const IrBloc
   if (!kLateWp && p.stage_project) ir_stage_project_weights(p, c);
   // The projection bias too: the store phase then reads only shared memory (H200 batch 1,
   // with the residual from the staged input: 169.5 vs 171.0 µs).
+#pragma unroll 1
   for (int q = tid; q < c.oq; q += T) cp_async16(c.pb + 4 * q, p.a.project_b + 4 * q, true);
   cp_async_commit();
   // Push reduction: peers store into this block's shared memory in step 5, which is legal only
@@ -284,11 +291,13 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, const IrBlockCtx& 
   float* xs_band = c.x + r_lo * p.w * ldx;
   if (p.cin % 4 == 0) {
     const int kq = p.cin / 4;
+#pragma unroll 1
     for (int f = tid; f < npix * kq; f += T) {
       const int pix = f / kq, j = (f % kq) * 4;
       cp_async16(xs_band + pix * ldx + j, x_band + size_t(pix) * p.cin + j, true);
     }
   } else {
+#pragma unroll 1
     for (int f = tid; f < npix * p.cin4; f += T) {
       const int pix = f / p.cin4, k = f % p.cin4;
       xs_band[pix * ldx + k] = k < p.cin ? x_band[size_t(pix) * p.cin + k] : 0.0f;
@@ -300,6 +309,7 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, const IrBlockCtx& 
     cp_async_commit();
   }
   // Expanded rows outside the image are the depthwise zero padding.
+#pragma unroll 1
   for (int f = tid; f < p.in_rows * p.w * cq; f += T) {
     const int pix = f / cq, r = pix / p.w;
     if (r < r_lo || r >= r_hi) st4(c.e + pix * lde + (f % cq) * 4, make_float4(0.f, 0.f, 0.f, 0.f));
@@ -328,6 +338,7 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, const IrBlockCtx& 
   // (4) Depthwise 3x3 of the band's output rows.
   const int rows_valid = min(p.rows, p.oh - oh0);
   const int qv = rows_valid * p.ow;
+#pragma unroll 1
   for (int f = tid; f < qv * cq; f += T) {
     const int ch = (f % cq) * 4, q = f / cq;
     const int lr = q / p.ow, ow = q % p.ow;
@@ -388,6 +399,7 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, const IrBlockCtx& 
   if (tid == 0) mbar_expect(bar, unsigned(slices) * unsigned(end) * 16u);
   mbar_wait_phase0_cluster(bar);
   ir_trace<kTrace>(p, 7);
+#pragma unroll 1
   for (int i = tid; i < end; i += T) {
     const int e = rank * per + i;
     float4 v = P4[i];

@@ -49,6 +49,8 @@
 //       projection 4 without expand; quads layout): 53-59 KB of SASS instead of 75-100 KB
 //       (ir_block v2.8 says why). H200 b1, session 10: 145.58 vs 148.07 µs with the general
 //       tile kernel (the cluster kernel fixed in both).
+//   v1.7 the thread-strided loops not unrolled (ir_block v2.9): 37-43 KB of SASS for the
+//       fixed kernels instead of 53-59.
 #include "custom/tile_block.h"
 
 #include <algorithm>
@@ -179,11 +181,16 @@ __global__ void __launch_bounds__(kTileBlockThreads, 1) tile_block_kernel(const 
   {
     if constexpr (kExpand) {
       const int n = p.cin4 * cq, valid = p.cin * cq;
+#pragma unroll 1
       for (int f = tid; f < n; f += T) cp_async16(we + 4 * f, p.a.expand_w + 4 * (f < valid ? f : 0), f < valid);
+#pragma unroll 1
       for (int f = tid; f < cq; f += T) cp_async16(be + 4 * f, p.a.expand_b + 4 * f, true);
     }
+#pragma unroll 1
     for (int f = tid; f < 9 * cq; f += T) cp_async16(wd + 4 * f, p.a.dw_w + 4 * f, true);
+#pragma unroll 1
     for (int f = tid; f < cq; f += T) cp_async16(bd + 4 * f, p.a.dw_b + 4 * f, true);
+#pragma unroll 1
     for (int f = tid; f < oq; f += T) cp_async16(pb + 4 * f, p.a.project_b + 4 * f, true);
     cp_async_commit();
   }
@@ -203,6 +210,7 @@ __global__ void __launch_bounds__(kTileBlockThreads, 1) tile_block_kernel(const 
   const int ldw = kExpand ? ldx : lde;
   if (p.cin % 4 == 0) {
     const int kq = p.cin / 4;
+#pragma unroll 1
     for (int f = tid; f < in_px * kq; f += T) {
       const int pix = f / kq, j = (f - pix * kq) * 4;
       const int r = pix / p.in_tw, c = pix - r * p.in_tw;
@@ -211,6 +219,7 @@ __global__ void __launch_bounds__(kTileBlockThreads, 1) tile_block_kernel(const 
       cp_async16(win + pix * ldw + j, v ? x_img + (size_t(ih) * p.w + iw) * p.cin + j : x_img, v);
     }
   } else {
+#pragma unroll 1
     for (int f = tid; f < in_px * p.cin4; f += T) {
       const int pix = f / p.cin4, k = f - pix * p.cin4;
       const int r = pix / p.in_tw, c = pix - r * p.in_tw;
@@ -223,6 +232,7 @@ __global__ void __launch_bounds__(kTileBlockThreads, 1) tile_block_kernel(const 
   // The projection weights: their own group, waited for only before the projection.
   if (p.stage_project) {
     const int n = p.ldh * oq, valid = p.ch * oq;
+#pragma unroll 1
     for (int f = tid; f < n; f += T) cp_async16(wp + 4 * f, p.a.project_w + 4 * (f < valid ? f : 0), f < valid);
   }
   cp_async_commit();
@@ -242,6 +252,7 @@ __global__ void __launch_bounds__(kTileBlockThreads, 1) tile_block_kernel(const 
     const int r_lo = max(0, -ih0), r_hi = min(p.in_th, p.h - ih0);
     const int c_lo = max(0, -iw0), c_hi = min(p.in_tw, p.w - iw0);
     if (r_lo > 0 || r_hi < p.in_th || c_lo > 0 || c_hi < p.in_tw) {  // the same in every thread
+#pragma unroll 1
       for (int f = tid; f < in_px * cq; f += T) {
         const int pix = f / cq, r = pix / p.in_tw, c = pix - r * p.in_tw;
         if (r < r_lo || r >= r_hi || c < c_lo || c >= c_hi)
@@ -255,6 +266,7 @@ __global__ void __launch_bounds__(kTileBlockThreads, 1) tile_block_kernel(const 
   // (4) Depthwise 3x3 of the tile (output pixels past the image edge are computed from the
   // zero window and never stored).
   const int out_px = p.th * p.tw;
+#pragma unroll 1
   for (int f = tid; f < out_px * cq; f += T) {
     const int q = f / cq, ch = (f - q * cq) * 4;
     const int r = q / p.tw, c = q - r * p.tw;
@@ -309,6 +321,7 @@ __global__ void __launch_bounds__(kTileBlockThreads, 1) tile_block_kernel(const 
     else
       tb_project_ksplit<1, gemm_pairs_at(kLayout, 1)>(ds, lde, B, p.ldo, out_px, oq, p.ch, p.ksplit, p.kc, part);
     __syncthreads();
+#pragma unroll 1
     for (int t = tid; t < out_px * oq; t += T) {
       const int m = t / oq, q = t - m * oq;
       float4 v = f4(part + m * p.ldo + 4 * q);
