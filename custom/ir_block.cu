@@ -70,7 +70,9 @@
 //       for main before the change.
 //   v2.9 the thread-strided loops (weight and input staging, zero fill, depthwise, store; 1-5
 //       iterations per thread at batch 1) not unrolled (`#pragma unroll 1`): nvcc unrolled
-//       them 4 times, 20 of the fixed kernel's 52 KB of SASS (now 32 KB).
+//       them 4 times, 20 of the fixed kernel's 52 KB of SASS (now 32 KB). With tile_block
+//       v1.7, H200 b1 (session 10, 5 interleaved rounds against main's build): 141.02 vs
+//       145.87 µs; the weight-issue and input-load phases 0.1-0.4 µs shorter per block.
 //   Tried and reverted: 64-register kernels (__launch_bounds__(512, 2)) so that the next
 //       kernel's blocks start beside this one's under PDL and fetch their weights early.
 //       They did start early (PDL waits of 6-15 µs), but every phase slowed: b1 184.5 vs
