@@ -73,6 +73,9 @@
 //       them 4 times, 20 of the fixed kernel's 52 KB of SASS (now 32 KB). With tile_block
 //       v1.7, H200 b1 (session 10, 5 interleaved rounds against main's build): 141.02 vs
 //       145.87 µs; the weight-issue and input-load phases 0.1-0.4 µs shorter per block.
+//   v2.10 the fixed-TM kernel only for channel counts that are multiples of 4, without the
+//       scalar staging and store paths: 30.5 KB. With tile_block v1.8, H200 b1: 139.90 vs
+//       141.40 µs (session 10, 5 interleaved rounds).
 //   Tried and reverted: 64-register kernels (__launch_bounds__(512, 2)) so that the next
 //       kernel's blocks start beside this one's under PDL and fetch their weights early.
 //       They did start early (PDL waits of 6-15 µs), but every phase slowed: b1 184.5 vs
@@ -291,7 +294,10 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, const IrBlockCtx& 
   const float* x_img = p.a.x + size_t(img) * p.h * p.w * p.cin;
   const float* x_band = x_img + (size_t(ih0 + r_lo) * p.w) * p.cin;  // rows are contiguous
   float* xs_band = c.x + r_lo * p.w * ldx;
-  if (p.cin % 4 == 0) {
+  // The fixed-TM kernel runs only on vector shapes (plan_ir_block, launch_ir_block): its
+  // scalar staging and store paths are not compiled (v2.10).
+  constexpr bool kVec = kTm > 0;
+  if (kVec || p.cin % 4 == 0) {
     const int kq = p.cin / 4;
 #pragma unroll 1
     for (int f = tid; f < npix * kq; f += T) {
@@ -414,7 +420,7 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, const IrBlockCtx& 
     // staged row lr + 1).
     v = add4(v, f4(c.pb + o));
     const float* xr = p.residual ? c.x + ((lr + 1) * p.w + ow) * ldx + o : nullptr;
-    if (p.vec_out) {
+    if (kVec || p.vec_out) {
       if (xr) v = add4(v, f4(xr));
       st4(p.a.out + base, p.project_relu6 ? relu6_4(v) : v);
     } else {
@@ -570,7 +576,8 @@ IrBlockPlan plan_ir_block(const IrBlockShape& s, int sm_count, size_t smem_limit
   p.tm_project = tm_or(force.tm_project, pick_tm(p.rows * s.ow, padded4(s.cout) / 4, p.slice_ch, force.tm_lds_cycles));
   p.gemm_layout = force.gemm_layout;
   p.late_project_weights = force.late_project_weights;
-  p.fixed_tm = force.fixed_tm && p.tm_expand == 2 && p.tm_project == 2 && gemm_pairs_at(p.gemm_layout, 2);
+  p.fixed_tm = force.fixed_tm && p.tm_expand == 2 && p.tm_project == 2 && gemm_pairs_at(p.gemm_layout, 2) &&
+               s.cin % 4 == 0 && s.cout % 4 == 0;
   p.smem_bytes = size_t(layout_of(s, p).total) * sizeof(float);
   p.ok = true;
   return p;
@@ -638,7 +645,11 @@ void launch_ir_block(const IrBlockShape& s, const IrBlockPlan& plan, const IrBlo
                      cudaStream_t stream, bool pdl) {
   const IrParams p = make_params(s, plan, a);
   const dim3 grid(unsigned(plan.bands * s.n), 1u, unsigned(plan.slices));
-  launch_kernel_cluster(ir_block_kernel_for(plan, a.trace != nullptr), grid, dim3(kIrBlockThreads),
+  // The fixed-TM kernel stores float4s only: an output that is not 16-byte aligned takes the
+  // general kernel.
+  const auto kernel = ir_block_kernel_for(plan.gemm_layout, plan.late_project_weights, a.trace != nullptr,
+                                          plan.fixed_tm && p.vec_out);
+  launch_kernel_cluster(kernel, grid, dim3(kIrBlockThreads),
                         plan.smem_bytes, stream, pdl, unsigned(plan.slices), p);
 }
 

@@ -41,8 +41,9 @@ struct IrBlockPlan {
   bool stage_project = true;  ///< projection weights staged in shared memory (else read from L2)
   bool late_project_weights = false;  ///< staged after the input, waited for before the projection
   int gemm_layout = 0;  ///< smem_gemm.cuh GemmLayout: 0 lane rows, 1 2 x 2 quads, 2 quads below TM 4
-  /// Runs the kernel compiled for TM 2 in both GEMMs (quads layouts only): a third less code
-  /// than the one that picks TM at run time; the same arithmetic, bit-identical results.
+  /// Runs the kernel compiled for TM 2 in both GEMMs (quads layouts only; input and output
+  /// channels multiples of 4, since it has no scalar paths; a misaligned output falls back at
+  /// launch): less code than the one that picks TM at run time, the same arithmetic.
   bool fixed_tm = false;
   size_t smem_bytes = 0;
   /// "ir_block<rows 1, 8 x 72 ch, tm 4/4, wp smem> [112 blocks, 61440 B]" (batch applied by caller)

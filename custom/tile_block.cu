@@ -51,6 +51,9 @@
 //       tile kernel (the cluster kernel fixed in both).
 //   v1.7 the thread-strided loops not unrolled (ir_block v2.9): 37-43 KB of SASS for the
 //       fixed kernels instead of 53-59 (the weight-issue phase 0.86 -> 0.49 µs in 3-5).
+//   v1.8 the fixed-TM kernels only for channel counts that are multiples of 4, without the
+//       scalar staging and store paths: 34-39 KB (with ir_block v2.10, H200 b1 139.90 vs
+//       141.40 µs, session 10).
 #include "custom/tile_block.h"
 
 #include <algorithm>
@@ -208,7 +211,10 @@ __global__ void __launch_bounds__(kTileBlockThreads, 1) tile_block_kernel(const 
   const float* x_img = p.a.x + size_t(img) * p.h * p.w * p.cin;
   float* const win = kExpand ? xs : es;
   const int ldw = kExpand ? ldx : lde;
-  if (p.cin % 4 == 0) {
+  // The fixed-TM kernels run only on vector shapes (plan_tile_block, launch_tile_block): their
+  // scalar staging and store paths are not compiled (v1.8).
+  constexpr bool kVec = kTmP > 0;
+  if (kVec || p.cin % 4 == 0) {
     const int kq = p.cin / 4;
 #pragma unroll 1
     for (int f = tid; f < in_px * kq; f += T) {
@@ -299,7 +305,7 @@ __global__ void __launch_bounds__(kTileBlockThreads, 1) tile_block_kernel(const 
     v = add4(v, f4(pb + o));
     const float* xr = p.residual ? win + ((r + 1) * p.in_tw + c + 1) * ldw + o : nullptr;
     const size_t base = ((size_t(img) * p.oh + oh) * p.ow + ow) * p.cout + o;
-    if (p.vec_out) {
+    if (kVec || p.vec_out) {
       if (xr) v = add4(v, f4(xr));
       st4(p.a.out + base, p.project_relu6 ? relu6_4(v) : v);
     } else {
@@ -346,9 +352,10 @@ TbKernel tile_block_kernel_for(bool expand, bool trace) {
   return expand ? tile_block_kernel<true, false, kLayout, kTmE, kTmP> : tile_block_kernel<false, false, kLayout, 0, kTmP>;
 }
 // The TMs compiled in (TileBlockPlan::fixed_tm): the batch-1 plans' in the 2 x 2 quads layout
-// (expand 4 with projection 2 or 1; projection 4 without expand). 0 when none is.
-int fixed_tm_kernel(int gemm_layout, int tm_expand, int tm_project) {
-  if (gemm_layout != kGemmPairs) return 0;
+// (expand 4 with projection 2 or 1; projection 4 without expand), for input and output channel
+// counts that are multiples of 4 (the kernels have no scalar paths). 0 when none is.
+int fixed_tm_kernel(const IrBlockShape& s, int gemm_layout, int tm_expand, int tm_project) {
+  if (gemm_layout != kGemmPairs || s.cin % 4 != 0 || s.cout % 4 != 0) return 0;
   if (tm_expand == 4 && tm_project == 2) return 42;
   if (tm_expand == 4 && tm_project == 1) return 41;
   if (tm_expand == 0 && tm_project == 4) return 4;
@@ -463,7 +470,7 @@ TileBlockPlan plan_tile_block(const IrBlockShape& s, int sm_count, size_t smem_l
   if (best < 0.0) return refuse("no output tile fits in shared memory");
   p.tm_expand = s.expand ? pick_smem_tm(p.in_th * p.in_tw, ldh / 4, s.cin, kTileBlockThreads, lds_cycles) : 0;
   p.gemm_layout = gemm_layout;
-  p.fixed_tm = fixed_tm && fixed_tm_kernel(p.gemm_layout, p.tm_expand, p.tm_project) != 0;
+  p.fixed_tm = fixed_tm && fixed_tm_kernel(s, p.gemm_layout, p.tm_expand, p.tm_project) != 0;
   p.smem_bytes = size_t(layout_of(s, p).total) * sizeof(float);
   p.ok = true;
   return p;
@@ -504,8 +511,10 @@ void launch_tile_block(const IrBlockShape& s, const TileBlockPlan& plan, const I
   if (size_t(p.sm.total) * sizeof(float) != plan.smem_bytes)
     throw std::logic_error("tile_block: plan does not match the shape");
   const dim3 grid(unsigned(int64_t(plan.tiles_h) * plan.tiles_w * s.n));
-  const int fixed = plan.fixed_tm ? fixed_tm_kernel(plan.gemm_layout, plan.tm_expand, plan.tm_project) : 0;
-  if (plan.fixed_tm && fixed == 0) throw std::logic_error("tile_block: no kernel compiled for the plan's TMs");
+  // The fixed-TM kernels store float4s only: an output that is not 16-byte aligned takes
+  // the general kernel.
+  const int fixed = plan.fixed_tm && p.vec_out ? fixed_tm_kernel(s, plan.gemm_layout, plan.tm_expand, plan.tm_project) : 0;
+  if (plan.fixed_tm && p.vec_out && fixed == 0) throw std::logic_error("tile_block: no kernel compiled for the plan's TMs");
   const auto kernel = tile_block_kernel_for(plan.gemm_layout, s.expand, a.trace != nullptr, fixed);
   launch_kernel(kernel, grid, dim3(kTileBlockThreads), plan.smem_bytes, stream, pdl, p);
 }

@@ -29,8 +29,9 @@ struct TileBlockPlan {
   int k_per_split = 0;        ///< k per split (a multiple of 4; every split non-empty)
   int gemm_layout = 0;        ///< smem_gemm.cuh GemmLayout (IrBlockPlan::gemm_layout)
   /// Runs a kernel compiled for the plan's TMs (the batch-1 plans' in the pairs layout: expand
-  /// 4 with projection 2 or 1, projection 4 without expand), not the one that picks them at
-  /// run time: a quarter less code, the same arithmetic.
+  /// 4 with projection 2 or 1, projection 4 without expand; input and output channels multiples
+  /// of 4; a misaligned output falls back at launch), not the one that picks them at run time:
+  /// less code, the same arithmetic.
   bool fixed_tm = false;
   size_t smem_bytes = 0;
   /// "tile_block<4x7 tile, tm 4/2, K/4, wp smem> [112 blocks, 106496 B]"

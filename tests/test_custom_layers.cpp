@@ -748,6 +748,24 @@ TEST(CustomFixedTmKernels, BatchOnePlansRunThem) {
     ++tiles;
   }
   EXPECT_EQ(tiles, 3);
+  // Channel counts that are not multiples of 4: neither kernel has scalar paths in its fixed
+  // build, so neither planner picks it (the same shapes at 32 channels do).
+  for (int c : {30, 32}) {
+    custom::IrBlockShape s;
+    s.n = 1, s.h = s.w = s.oh = s.ow = 14, s.cin = c, s.ch = 6 * c, s.cout = c;
+    custom::IrBlockForce mixed;
+    mixed.gemm_layout = 2;
+    const custom::IrBlockPlan p = custom::plan_ir_block(s, 132, 227 * 1024, 16, mixed);
+    ASSERT_TRUE(p.ok) << p.reason;
+    ASSERT_EQ(p.tm_expand, 2);
+    ASSERT_EQ(p.tm_project, 2);
+    EXPECT_EQ(p.fixed_tm, c % 4 == 0) << p.str(1);
+    custom::IrBlockShape f = first;
+    f.cin = f.ch = c, f.cout = c == 32 ? 16 : 15;
+    const custom::TileBlockPlan t = custom::plan_tile_block(f, 132, 227 * 1024);
+    ASSERT_TRUE(t.ok) << t.reason;
+    EXPECT_EQ(t.fixed_tm, c % 4 == 0 && t.tm_project == 4) << t.str(1);
+  }
 }
 
 TEST(CustomTileBlockPlan, RefusesWhatTheKernelCannotRunAndHonoursForcedTiles) {

@@ -314,9 +314,11 @@ TEST(CustomNetwork, GemmLaneLayoutsAreBitIdentical) {
   }
 }
 
-// The kernels compiled for fixed TMs (ir_block v2.8, tile_block v1.6) run the same arithmetic
-// as the ones that pick TM at run time: bit-identical logits on MobileNetV2's batch-1 plan
-// (every fused block runs one) and on the awkward chain with TM 2 forced in the cluster blocks.
+// The kernels compiled for fixed TMs (ir_block v2.8 / v2.10, tile_block v1.6 / v1.8) run the
+// same arithmetic as the ones that pick TM at run time: bit-identical logits on MobileNetV2's
+// batch-1 plan (every fused block runs one) and at batch 3 with TM 2 forced in the cluster
+// blocks; the awkward chain (channel counts not multiples of 4) never runs them, since they
+// have no scalar paths.
 TEST(CustomNetwork, FixedTmKernelsAreBitIdentical) {
   MBV2_SKIP_WITHOUT_GPU();
   const ModelSpec awkward = awkward_block_spec();
@@ -328,10 +330,11 @@ TEST(CustomNetwork, FixedTmKernelsAreBitIdentical) {
     const ModelWeights* weights;
     int batch;
     CustomOptions o;
-    int fixed;  // fused blocks that must run a fixed-TM kernel
+    int fixed;  // fused blocks that must run a fixed-TM kernel (-1: at least 10)
   };
   for (const Case& c : {Case{&test::default_spec(), &test::default_weights(), 1, CustomOptions{}, 17},
-                        Case{&awkward, &awkward_w, 3, tm2, 4}}) {
+                        Case{&test::default_spec(), &test::default_weights(), 3, tm2, -1},
+                        Case{&awkward, &awkward_w, 3, tm2, 0}}) {
     const HostTensor in = random_tensor(c.spec->input_shape(c.batch), Layout::kNHWC, 112);
     CustomOptions runtime = c.o;
     runtime.block_fixed_tm = runtime.tile_fixed_tm = false;
@@ -340,7 +343,10 @@ TEST(CustomNetwork, FixedTmKernelsAreBitIdentical) {
     const std::string d = fixed->describe_forward();
     size_t n = 0;
     for (size_t at = d.find("fixed tm"); at != std::string::npos; at = d.find("fixed tm", at + 1)) ++n;
-    EXPECT_EQ(n, size_t(c.fixed)) << d;
+    if (c.fixed >= 0)
+      EXPECT_EQ(n, size_t(c.fixed)) << d;
+    else
+      EXPECT_GE(n, 10u) << d;  // every cluster block at batch 3
     EXPECT_EQ(general->describe_forward().find("fixed tm"), std::string::npos) << general->describe_forward();
     const std::vector<float> a = run_forward(*fixed, *c.spec, in), b = run_forward(*general, *c.spec, in);
     ASSERT_EQ(a.size(), b.size());
