@@ -57,6 +57,12 @@ struct Step {
   custom::ConvPoolShape conv_pool;  // kConvPool
   custom::ConvPoolPlan conv_pool_plan;  // kConvPool
   size_t trace_offset = 0;         // kIrBlock / kTileBlock with options.trace: first word in trace_
+
+  /// A fused step of kind `k` over layers first..last that reads value `input`; its kernel
+  /// reads any residual from that input itself (res -2).
+  void cover(StepKind k, int first_layer, int last_layer, int input) {
+    kind = k, first = first_layer, last = last_layer, in = input, res = -2;
+  }
 };
 
 class CustomBackend final : public Backend {
@@ -309,9 +315,7 @@ class CustomBackend final : public Backend {
             custom::pool_classifier_fusable({b, d.in_h * d.in_w, p.in_c, p.out_c}, nullptr,
                                             ps.w.get())) {
           Step st;
-          st.kind = StepKind::kPoolClassifier;
-          st.first = i, st.last = i + 1;
-          st.in = d.input_from;
+          st.cover(StepKind::kPoolClassifier, i, i + 1, d.input_from);
           steps_.push_back(st);
           ++fused_pc;
           i += 2;
@@ -376,14 +380,11 @@ class CustomBackend final : public Backend {
     if (p.has_residual() && p.residual_from != e.input_from) return false;
     if (d.in_c != e.out_c || p.in_c != e.out_c) return false;
     const custom::IrBlockShape sh = block_shape(&e, d, p);
-    st->first = i, st->last = i + 2;
-    st->in = e.input_from;
-    st->res = -2;  // the kernels read the residual from their own input
     st->block = sh;
     // Large-spatial blocks at small batch: one kernel per output tile, every hidden channel.
     const custom::TileBlockPlan tp = tile_plan_for(sh);
     if (tp.ok) {
-      st->kind = StepKind::kTileBlock;
+      st->cover(StepKind::kTileBlock, i, i + 2, e.input_from);
       st->tile_plan = tp;
       return true;
     }
@@ -400,7 +401,7 @@ class CustomBackend final : public Backend {
         custom::ir_block_max_active_clusters(plan) < 1)  // this device cannot hold such a cluster
       plan = custom::plan_ir_block(sh, sm_count_, size_t(smem_optin_), custom::kIrBlockMaxPortableSlices, forced);
     if (!plan.ok) return false;
-    st->kind = StepKind::kIrBlock;
+    st->cover(StepKind::kIrBlock, i, i + 2, e.input_from);
     st->block_plan = plan;
     return true;
   }
@@ -451,10 +452,7 @@ class CustomBackend final : public Backend {
     const custom::IrBlockShape sh = block_shape(nullptr, d, p);
     const custom::TileBlockPlan tp = tile_plan_for(sh);
     if (!tp.ok) return false;
-    st->kind = StepKind::kTileBlock;
-    st->first = i, st->last = i + 1;
-    st->in = d.input_from;
-    st->res = -2;
+    st->cover(StepKind::kTileBlock, i, i + 1, d.input_from);
     st->block = sh;
     st->tile_plan = tp;
     return true;
@@ -477,10 +475,7 @@ class CustomBackend final : public Backend {
     sh.relu6 = c.act == Activation::kRelu6;
     const custom::ConvPoolPlan plan = custom::plan_conv_pool(sh, sm_count_, size_t(smem_optin_));
     if (!plan.ok) return false;
-    st->kind = StepKind::kConvPool;
-    st->first = i, st->last = i + 1;
-    st->in = c.input_from;
-    st->res = -2;
+    st->cover(StepKind::kConvPool, i, i + 1, c.input_from);
     st->conv_pool = sh;
     st->conv_pool_plan = plan;
     return true;

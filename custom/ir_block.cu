@@ -145,32 +145,10 @@ struct IrParams {
 };
 
 
-// Phase trace (the kTrace instantiation only; IrBlockArgs::trace): thread 0 stamps clock64()
-// at trace point k, and the globaltimer at the first and the last point.
+// Phase trace (the kTrace instantiation only; IrBlockArgs::trace): kernel_common.cuh.
 template <bool kTrace>
 __device__ __forceinline__ void ir_trace(const IrParams& p, int k) {
-  if constexpr (kTrace) {
-    if (threadIdx.x != 0) return;
-    unsigned long long* t = p.a.trace + (size_t(blockIdx.x) * gridDim.z + blockIdx.z) * kIrTraceWords;
-    t[2 + k] = clock64();
-    if (k == 0 || k == kIrTracePoints - 1) {
-      unsigned long long g;
-      asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(g));
-      t[k == 0 ? 0 : 1] = g;
-    }
-  }
-}
-
-// The block's GEMMs: smem_gemm.cuh's TM x 4 register tiles over all 512 threads; TM chosen
-// at run time (kTm 0: every TM compiled in) or fixed at compile time (kTm 2: one tile loop per
-// GEMM, a kernel a third smaller).
-template <int kLayout, int kTm, class Epi>
-__device__ __forceinline__ void ir_gemm(int tm, const float* A, int lda, const float* B, int ldb,
-                                        int M, int NQ, int K, Epi&& epi) {
-  if constexpr (kTm > 0)
-    tile_gemm<kTm, kIrBlockThreads, gemm_pairs_at(kLayout, kTm)>(A, lda, B, ldb, M, NQ, K, epi);
-  else
-    smem_gemm<kIrBlockThreads, kLayout>(tm, A, lda, B, ldb, M, NQ, K, epi);
+  if constexpr (kTrace) trace_stamp(p.a.trace, kIrTraceWords, k, kIrTracePoints - 1);
 }
 
 // Asynchronous cluster reduction: peers store their partials with st.async into the owner's
@@ -334,7 +312,7 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, const IrBlockCtx& 
     float* es_band = c.e + r_lo * p.w * lde;
     const bool act = p.expand_relu6;
     const float* be = c.be;
-    ir_gemm<kLayout, kTm>(p.tm_expand, xs_band, ldx, c.we, c.cs, npix, cq, p.cin,
+    smem_gemm<kIrBlockThreads, kLayout, kTm>(p.tm_expand, xs_band, ldx, c.we, c.cs, npix, cq, p.cin,
             [&](int m, int q, float4 v) {
               v = add4(v, f4(be + 4 * q));
               st4(es_band + m * lde + 4 * q, act ? relu6_4(v) : v);
@@ -386,7 +364,7 @@ __device__ __forceinline__ void ir_compute(const IrParams& p, const IrBlockCtx& 
     // as an asynchronous store counted on the owner's mbarrier; then only local loads.
     __cluster_barrier_wait();
     const unsigned p4 = smem_addr(P4);
-    ir_gemm<kLayout, kTm>(p.tm_project, c.d, lde, B, p.ldo, qv, oq, kv, [&](int m, int q, float4 v) {
+    smem_gemm<kIrBlockThreads, kLayout, kTm>(p.tm_project, c.d, lde, B, p.ldo, qv, oq, kv, [&](int m, int q, float4 v) {
       const int e = m * oq + q, owner = e / per;
       const unsigned slot = p4 + 16u * unsigned(rank * per + (e - owner * per));
       st_async4(map_rank(slot, owner), v, map_rank(bar, owner));

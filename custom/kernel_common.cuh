@@ -16,6 +16,21 @@ namespace mbv2::custom {
 /// unwritten (NaN-poisoned) value upstream cannot be laundered into a plausible 0 or 6.
 __device__ __forceinline__ float relu6(float x) { return x < 0.0f ? 0.0f : (x > 6.0f ? 6.0f : x); }
 
+/// Phase trace of the block kernels' kTrace instantiations: thread 0 of each thread block
+/// stamps clock64() into slot 2 + k of its record (`words` per block, block index
+/// blockIdx.x * gridDim.z + blockIdx.z), and the globaltimer into slot 0 at point 0 and slot 1
+/// at point `last`.
+__device__ __forceinline__ void trace_stamp(unsigned long long* trace, int words, int k, int last) {
+  if (threadIdx.x != 0) return;
+  unsigned long long* t = trace + (size_t(blockIdx.x) * gridDim.z + blockIdx.z) * words;
+  t[2 + k] = clock64();
+  if (k == 0 || k == last) {
+    unsigned long long g;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(g));
+    t[k == 0 ? 0 : 1] = g;
+  }
+}
+
 /// True when a pointer may be used for float4 accesses.
 inline bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
 

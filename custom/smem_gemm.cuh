@@ -142,11 +142,15 @@ constexpr bool gemm_pairs_at(int layout, int tm) {
   return layout == kGemmPairs || (layout == kGemmMixed && tm < 4);
 }
 
-// tm: 1, 2, 4 pixels per thread tile; kLayout: a GemmLayout.
-template <int kThreads, int kLayout = kGemmRows, class Epi>
+// tm: 1, 2, 4 pixels per thread tile, chosen at run time; or kTm > 0: TM fixed at compile
+// time, `tm` ignored (one tile loop instead of three: less code, the same arithmetic; the
+// block kernels' fixed-TM builds). kLayout: a GemmLayout.
+template <int kThreads, int kLayout = kGemmRows, int kTm = 0, class Epi>
 __device__ __forceinline__ void smem_gemm(int tm, const float* A, int lda, const float* B, int ldb,
                                           int M, int NQ, int K, Epi&& epi) {
-  if (tm >= 4) {
+  if constexpr (kTm > 0) {
+    tile_gemm<kTm, kThreads, gemm_pairs_at(kLayout, kTm)>(A, lda, B, ldb, M, NQ, K, epi);
+  } else if (tm >= 4) {
     if constexpr (gemm_pairs_at(kLayout, 4))
       tile_gemm<4, kThreads, true>(A, lda, B, ldb, M, NQ, K, epi);
     else

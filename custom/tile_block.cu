@@ -128,31 +128,10 @@ __device__ __forceinline__ void tb_project_ksplit(const float* A, int lda, const
   }
 }
 
-// Phase trace (kTrace instantiations only): thread 0 stamps clock64() at point k, and the
-// globaltimer at the first and the last point (layout of IrBlockArgs::trace).
+// Phase trace (kTrace instantiations only; layout of IrBlockArgs::trace): kernel_common.cuh.
 template <bool kTrace>
 __device__ __forceinline__ void tb_trace(const TbParams& p, int k) {
-  if constexpr (kTrace) {
-    if (threadIdx.x != 0) return;
-    unsigned long long* t = p.a.trace + size_t(blockIdx.x) * kIrTraceWords;
-    t[2 + k] = clock64();
-    if (k == 0 || k == kTileTracePoints - 1) {
-      unsigned long long g;
-      asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(g));
-      t[k == 0 ? 0 : 1] = g;
-    }
-  }
-}
-
-// The kernel's GEMMs with TM chosen at run time (kTm 0) or fixed at compile time (kTm > 0:
-// one tile loop instead of three).
-template <int kLayout, int kTm, class Epi>
-__device__ __forceinline__ void tb_gemm(int tm, const float* A, int lda, const float* B, int ldb, int M,
-                                        int NQ, int K, Epi&& epi) {
-  if constexpr (kTm > 0)
-    tile_gemm<kTm, kTileBlockThreads, gemm_pairs_at(kLayout, kTm)>(A, lda, B, ldb, M, NQ, K, epi);
-  else
-    smem_gemm<kTileBlockThreads, kLayout>(tm, A, lda, B, ldb, M, NQ, K, epi);
+  if constexpr (kTrace) trace_stamp(p.a.trace, kIrTraceWords, k, kTileTracePoints - 1);
 }
 
 // kExpand = false: no expand layer; the input window is staged into `es` directly. kTmE /
@@ -250,7 +229,7 @@ __global__ void __launch_bounds__(kTileBlockThreads, 1) tile_block_kernel(const 
   // pixels outside the image are set to 0 (the depthwise zero padding) after a barrier, so
   // that the GEMM's epilogue needs no per-element position test (a runtime division each).
   if constexpr (kExpand) {
-    tb_gemm<kLayout, kTmE>(p.tm_expand, xs, ldx, we, p.ldh, in_px, cq, p.cin, [&](int m, int q, float4 v) {
+    smem_gemm<T, kLayout, kTmE>(p.tm_expand, xs, ldx, we, p.ldh, in_px, cq, p.cin, [&](int m, int q, float4 v) {
       v = add4(v, f4(be + 4 * q));
       st4(es + m * lde + 4 * q, p.expand_relu6 ? relu6_4(v) : v);
     });
@@ -335,7 +314,7 @@ __global__ void __launch_bounds__(kTileBlockThreads, 1) tile_block_kernel(const 
       store(m, q, v);
     }
   } else {
-    tb_gemm<kLayout, kTmP>(p.tm_project, ds, lde, B, p.ldo, out_px, oq, p.ch, store);
+    smem_gemm<T, kLayout, kTmP>(p.tm_project, ds, lde, B, p.ldo, out_px, oq, p.ch, store);
   }
   if constexpr (kTrace) {
     __syncthreads();  // (trace only) every thread's outputs stored

@@ -760,9 +760,9 @@ TEST(CustomFixedTmKernels, BatchOnePlansRunThem) {
     ASSERT_EQ(p.tm_expand, 2);
     ASSERT_EQ(p.tm_project, 2);
     EXPECT_EQ(p.fixed_tm, c % 4 == 0) << p.str(1);
-    custom::IrBlockShape f = first;
-    f.cin = f.ch = c, f.cout = c == 32 ? 16 : 15;
-    const custom::TileBlockPlan t = custom::plan_tile_block(f, 132, 227 * 1024);
+    custom::IrBlockShape no_expand = first;
+    no_expand.cin = no_expand.ch = c, no_expand.cout = c == 32 ? 16 : 15;
+    const custom::TileBlockPlan t = custom::plan_tile_block(no_expand, 132, 227 * 1024);
     ASSERT_TRUE(t.ok) << t.reason;
     EXPECT_EQ(t.fixed_tm, c % 4 == 0 && t.tm_project == 4) << t.str(1);
   }
